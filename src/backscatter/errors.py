@@ -1,0 +1,9 @@
+"""One exception hierarchy for user errors; mail itself never raises (it records errors)."""
+
+
+class BackscatterError(Exception):
+    """A problem the user can fix: a missing file, a bad option, an unreadable model."""
+
+
+class InputError(BackscatterError):
+    """An input path could not be read."""

@@ -1,0 +1,91 @@
+"""Finding and normalising e-mail addresses in headers and in free report text.
+
+Header values go through flanker's RFC 5322 address parser (display names, quoting, groups,
+comments), which is far more faithful than anything hand-written. Free text is scanned by
+anchoring on each ``@`` and reading a bounded span either side: linear in the text length,
+so no input can make it backtrack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+
+# flanker's ply lexer and parser log grammar warnings on import and a warning for every
+# address they cannot read; neither is for the user's eyes, so they go nowhere.
+_flanker_log = logging.getLogger("flanker")
+_flanker_log.addHandler(logging.NullHandler())
+_flanker_log.propagate = False
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    from flanker.addresslib import address as _flanker_address
+
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+_MAX_LOCAL = 64
+_MAX_DOMAIN = 255
+_MAX_HEADER_CHARS = 4096
+
+
+def normalise(address: str) -> str:
+    """An address as compared everywhere: no brackets or mailto:, domain lower-cased.
+
+    The local part keeps its case (RFC 5321 says it may matter); comparisons that want to
+    ignore case lower-case both sides themselves.
+    """
+    address = address.strip().strip("<>\"' ").strip()
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    return f"{local}@{domain.rstrip('.').lower()}"
+
+
+def header_addresses(value: str) -> list[str]:
+    """The addr-specs named in an address header such as From, To or Cc."""
+    if not value:
+        return []
+    value = value[:_MAX_HEADER_CHARS]
+    try:
+        parsed = _flanker_address.parse_list(value)
+    except Exception:  # flanker's parser is strict and can fail on hostile input
+        parsed = []
+    found = [normalise(a.address) for a in parsed if getattr(a, "address", None)]
+    return found or list(addresses_in_text(value))
+
+
+def first_header_address(value: str) -> str | None:
+    found = header_addresses(value)
+    return found[0] if found else None
+
+
+def addresses_in_text(text: str) -> Iterator[str]:
+    """Every plausible address in free text, in order of appearance (duplicates included)."""
+    position = text.find("@")
+    while position != -1:
+        start = position
+        while start > 0 and position - start < _MAX_LOCAL and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        end = position + 1
+        limit = min(len(text), position + 1 + _MAX_DOMAIN)
+        while end < limit and text[end] in _DOMAIN_CHARS:
+            end += 1
+        local = text[start:position].strip(".")
+        domain = text[position + 1 : end].strip(".-_")
+        if local and _plausible_domain(domain):
+            yield f"{local}@{domain.lower()}"
+        position = text.find("@", end if end > position + 1 else position + 1)
+
+
+def _plausible_domain(domain: str) -> bool:
+    if "." not in domain and domain.lower() not in ("localhost",):
+        return False
+    labels = domain.split(".")
+    return all(labels) and labels[-1].isalnum() and not labels[-1].isdigit() or _is_ip(domain)
+
+
+def _is_ip(domain: str) -> bool:
+    parts = domain.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)

@@ -1,0 +1,118 @@
+"""RFC 3464 delivery status notifications: the backbone every other format falls back on.
+
+Postfix, Sendmail, Exchange, Office 365, Amazon SES and most modern MTAs attach a
+``message/delivery-status`` part; its per-recipient field blocks are the most reliable
+source of recipient, action, status and diagnostic, so this recogniser is tried first.
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from backscatter.mail.addresses import normalise
+from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.message import MessageView, decode_payload, header_text
+
+_FAILURE_ACTIONS = frozenset({"failed", "delayed", "failure", "delay"})
+_SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
+
+
+def field_blocks(part: Message) -> list[dict[str, str]]:
+    """The field groups of a delivery-status part, lower-cased names, values decoded."""
+    payload = part.get_payload()
+    encoding = str(part.get("content-transfer-encoding", "")).lower()
+    if isinstance(payload, list) and encoding not in ("base64", "quoted-printable"):
+        return [{k.lower(): header_text(v) for k, v in block.items()} for block in payload]
+    return parse_blocks(decode_payload(part))
+
+
+def parse_blocks(text: str) -> list[dict[str, str]]:
+    """Split ``Name: value`` groups separated by blank lines (continuations folded in)."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last = ""
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current, last = {}, ""
+            continue
+        if line[0] in " \t" and last:
+            current[last] += " " + line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        if colon and name and " " not in name.strip():
+            last = name.strip().lower()
+            current.setdefault(last, value.strip())
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def typed_value(value: str | None) -> str | None:
+    """Strip the address/diagnostic type: ``rfc822; a@b`` -> ``a@b``, ``smtp; 550 ...`` -> ``550 ...``."""
+    if not value:
+        return None
+    kind, semi, rest = value.partition(";")
+    if semi and " " not in kind.strip() and len(kind) < 20:
+        value = rest
+    return value.strip() or None
+
+
+class Rfc3464:
+    """Reads ``message/delivery-status`` parts (RFC 3464; RFC 6533 global variant)."""
+
+    name = "rfc3464"
+
+    def recognise(self, view: MessageView) -> Report | None:
+        if not view.status_parts:
+            return None
+        report = Report(self.name)
+        seen_success = False
+        for part in view.status_parts:
+            blocks = field_blocks(part)
+            for block in blocks:
+                if "reporting-mta" in block or "arrival-date" in block:
+                    report.reporting_mta = report.reporting_mta or typed_value(
+                        block.get("reporting-mta")
+                    )
+                    report.arrival_date = report.arrival_date or block.get("arrival-date")
+                    if not ("final-recipient" in block or "original-recipient" in block):
+                        continue
+                recipient = self._recipient(block)
+                if recipient is None:
+                    continue
+                if (recipient.action or "") in _SUCCESS_ACTIONS:
+                    seen_success = True
+                    continue
+                report.recipients.append(recipient)
+        if not report.recipients:
+            report.is_bounce = False
+            report.format = "rfc3464-success" if seen_success else self.name
+        return report
+
+    @staticmethod
+    def _recipient(block: dict[str, str]) -> FoundRecipient | None:
+        address = typed_value(block.get("final-recipient")) or typed_value(
+            block.get("original-recipient")
+        )
+        if not address or "@" not in address:
+            address = typed_value(block.get("original-recipient")) or address
+        if not address:
+            return None
+        action = (block.get("action") or "").strip().lower().split(" ")[0] or None
+        if action and action not in _FAILURE_ACTIONS | _SUCCESS_ACTIONS:
+            action = None
+        if action == "failure":
+            action = "failed"
+        if action == "delay":
+            action = "delayed"
+        status = (block.get("status") or "").strip().split(" ")[0] or None
+        return FoundRecipient(
+            address=normalise(address),
+            diagnostic=typed_value(block.get("diagnostic-code")),
+            status=status,
+            action=action,
+            remote_mta=typed_value(block.get("remote-mta")),
+        )
+RECOGNISER = Rfc3464()

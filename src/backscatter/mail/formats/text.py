@@ -1,0 +1,198 @@
+"""The shared engine for bounce formats written as free text (Exim, qmail, Gmail, ...).
+
+Such a report has three regions: a preamble, a section listing failed recipients with their
+errors, and a copy of the returned message. A family module names the phrases that mark
+where the recipient section starts and where the returned copy begins; this engine does the
+rest, so adding a format is mostly naming its phrases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.message import Message
+
+from backscatter.mail.addresses import addresses_in_text, header_addresses
+from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.message import MessageView, parse_headers
+
+#: Lines that introduce the returned copy of the message, across MTAs (lower-case).
+RETURNED_MARKERS: tuple[str, ...] = (
+    "below this line is a copy of the message",
+    "this is a copy of the message",
+    "original message follows",
+    "original message headers",
+    "----- original message -----",
+    "-----original message-----",
+    "message headers follow",
+    "unsent message follows",
+    "returned message follows",
+    "the original message was received",
+    "message header follows",
+    "headers of the original message",
+    "original message header",
+    "copy of the original message",
+    "the original message headers",
+    "------ this is a copy",
+    "original message is attached",
+    "the header of the original message",
+    "the message header is",
+    "content of the original message",
+    "your message reads (in part)",
+    "--- the header of the original message is following. ---",
+    "included below is the",
+)
+
+_HEADER_START = (
+    "received:", "return-path:", "message-id:", "from:", "date:", "subject:", "to:",
+    "mime-version:", "dkim-signature:", "x-", "delivered-to:", "content-type:", "reply-to:",
+    "authentication-results:", "arc-", "sender:", "cc:", "references:", "in-reply-to:",
+)
+_MAX_RECIPIENT_LINES = 25
+_IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
+
+
+def lower_lines(text: str) -> tuple[list[str], list[str]]:
+    lines = text.splitlines()
+    return lines, [line.lower() for line in lines]
+
+
+def find_marker(lowered: Sequence[str], markers: Sequence[str], start: int = 0) -> int | None:
+    """Index of the first line at or after ``start`` containing one of ``markers``."""
+    for index in range(start, len(lowered)):
+        line = lowered[index]
+        if any(marker in line for marker in markers):
+            return index
+    return None
+
+
+def header_block_start(lines: Sequence[str], start: int) -> int | None:
+    """The first line from ``start`` where an RFC 5322 header block (2+ fields) begins."""
+    for index in range(start, len(lines)):
+        if _is_header_line(lines[index]) and (
+            index + 1 < len(lines)
+            and (_is_header_line(lines[index + 1]) or lines[index + 1][:1] in (" ", "\t"))
+        ):
+            return index
+    return None
+
+
+def _is_header_line(line: str) -> bool:
+    lowered = line.lstrip("> ").lower()
+    if not lowered.startswith(_HEADER_START):
+        return False
+    name, colon, _ = lowered.partition(":")
+    return bool(colon) and " " not in name
+
+
+def returned_headers(lines: Sequence[str], start: int) -> Message | None:
+    """Parse the returned message's headers found at or after line ``start``."""
+    begin = header_block_start(lines, start)
+    if begin is None or begin - start > 40:
+        return None
+    block: list[str] = []
+    for line in lines[begin : begin + 400]:
+        if not line.strip():
+            break
+        block.append(line[2:] if line.startswith("> ") else line)
+    return parse_headers("\n".join(block) + "\n\n") if block else None
+
+
+def excluded_addresses(view: MessageView, returned: Message | None) -> set[str]:
+    """Addresses that are never failed recipients: the bounce's own addressee and sender."""
+    excluded: set[str] = set()
+    for name in ("to", "from"):
+        excluded.update(a.lower() for a in header_addresses(view.header(name)))
+    if returned is not None:
+        for name in ("from", "sender", "return-path", "reply-to"):
+            excluded.update(a.lower() for a in header_addresses(str(returned.get(name, ""))))
+    return excluded
+
+
+def recipient_sections(
+    lines: Sequence[str], start: int, end: int, excluded: set[str]
+) -> list[FoundRecipient]:
+    """Addresses between ``start`` and ``end``, each with the text that follows it.
+
+    The diagnostic of a recipient is every line after its address up to the next recipient
+    (or 25 lines), which is how Exim, qmail, Gmail and most free-text formats lay it out.
+    """
+    positions: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for index in range(start, end):
+        for address in addresses_in_text(lines[index]):
+            key = address.lower()
+            local = key.split("@", 1)[0]
+            if key in excluded or local in _IGNORED_LOCALS:
+                continue
+            if key not in seen:
+                seen.add(key)
+                positions.append((index, address))
+    found: list[FoundRecipient] = []
+    for number, (index, address) in enumerate(positions):
+        following = positions[number + 1][0] if number + 1 < len(positions) else end
+        stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
+        diagnostic = " ".join(
+            part for part in (line.strip() for line in lines[index:stop]) if part
+        )
+        found.append(FoundRecipient(address=address, diagnostic=diagnostic or None))
+    return found
+
+
+Predicate = Callable[[MessageView], bool]
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """A free-text bounce format described by its phrases.
+
+    ``detect`` decides cheaply whether a message is this family's; ``starts`` are phrases on
+    the line before (or of) the recipient list; ``ends`` mark the returned copy (the shared
+    list is always tried too).
+    """
+
+    name: str
+    detect: Predicate
+    starts: tuple[str, ...] = ()
+    ends: tuple[str, ...] = ()
+    use_all_text: bool = False
+    skip_start_line: bool = False
+    extra_excluded: tuple[str, ...] = field(default_factory=tuple)
+
+    def recognise(self, view: MessageView) -> Report | None:
+        if not self.detect(view):
+            return None
+        return read_text_report(self, view)
+
+
+def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
+    """Apply a TextFormat's phrases to the message's report text."""
+    text = view.all_text if fmt.use_all_text else view.text
+    lines, lowered = lower_lines(text)
+    start = 0
+    if fmt.starts:
+        found = find_marker(lowered, fmt.starts)
+        if found is None:
+            return None
+        start = found + 1 if fmt.skip_start_line else found
+    end = find_marker(lowered, fmt.ends + RETURNED_MARKERS, start + 1)
+    returned = None
+    if end is not None:
+        returned = returned_headers(lines, end + 1)
+    else:
+        end = len(lines)
+        block = header_block_start(lines, start + 1)
+        if block is not None and _looks_like_returned(lowered, block):
+            end = block
+            returned = returned_headers(lines, block)
+    excluded = excluded_addresses(view, returned)
+    recipients = recipient_sections(lines, start, end, excluded)
+    if not recipients:
+        return None
+    return Report(fmt.name, recipients=recipients, returned=returned)
+
+
+def _looks_like_returned(lowered: Sequence[str], start: int) -> bool:
+    block = lowered[start : start + 60]
+    names = {line.split(":", 1)[0] for line in block if ":" in line}
+    return len(names & {"received", "message-id", "subject", "date", "from", "to"}) >= 2

@@ -1,0 +1,184 @@
+"""One parsed message, with the views every recogniser needs computed once and cached.
+
+MIME is parsed by the standard library's ``email`` package (compat32 policy): it never raises
+on malformed mail, records defects instead, and parses real bounces about twice as fast as
+flanker's MIME parser, which also rejected about 2% of the corpus outright. flanker is used
+where it is strongest, in :mod:`backscatter.mail.addresses`.
+"""
+
+from __future__ import annotations
+
+import email.header
+import html
+import re
+from email.message import Message
+from email.parser import BytesParser, HeaderParser
+from email.policy import compat32
+from functools import cached_property
+
+#: Report text longer than this is cut before scanning: no MTA writes a longer report, and
+#: scanning work per message stays bounded whatever the message holds.
+MAX_TEXT_CHARS = 128 * 1024
+
+_RETURNED_TYPES = frozenset(
+    {
+        "message/rfc822",
+        "message/global",
+        "message/partial",
+        "text/rfc822-headers",
+        "message/rfc822-headers",
+        "message/global-headers",
+        "text/rfc822",
+        "message/rfc822-header",
+    }
+)
+_STATUS_TYPES = frozenset(
+    {"message/delivery-status", "message/global-delivery-status", "text/delivery-status"}
+)
+_TAG = re.compile(r"<[^<>]{0,2000}>")
+_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^<>]{0,200}>", re.IGNORECASE)
+_SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,100000}?</\1\s*>", re.I | re.S)
+
+_parser = BytesParser(policy=compat32)
+_header_parser = HeaderParser(policy=compat32)
+
+
+def header_text(value: object) -> str:
+    """A header value as readable text: RFC 2047 words decoded, 8-bit garbage made visible."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "=?" in text:
+        try:
+            text = str(email.header.make_header(email.header.decode_header(text)))
+        except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+            pass
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return " ".join(text.split())
+
+
+def decode_payload(part: Message) -> str:
+    """A leaf part's body as text, whatever its transfer encoding or (mis)declared charset."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # compat32 can trip over broken encodings; keep the raw text instead
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, "replace")
+    except (LookupError, UnicodeError):
+        return payload.decode("utf-8", "replace")
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML body, good enough to read a report; never renders anything."""
+    markup = _SCRIPT.sub(" ", markup)
+    markup = _BLOCK_TAG.sub("\n", markup)
+    return html.unescape(_TAG.sub(" ", markup))
+
+
+def parse_headers(text: str) -> Message:
+    """Parse a block of header lines (a returned message's headers) into a Message."""
+    return _header_parser.parsestr(text, headersonly=True)
+
+
+class MessageView:
+    """A parsed message plus the lazily computed views that bounce recognisers read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.message: Message = _parser.parsebytes(data)
+
+    def header(self, name: str) -> str:
+        """The first header of that name, decoded; empty string when absent."""
+        return header_text(self.message.get(name))
+
+    def headers(self, name: str) -> list[str]:
+        return [header_text(v) for v in self.message.get_all(name) or ()]
+
+    @cached_property
+    def content_type(self) -> str:
+        return self.message.get_content_type()
+
+    @cached_property
+    def report_type(self) -> str:
+        return (self.message.get_param("report-type") or "").__str__().lower()
+
+    @cached_property
+    def parts(self) -> list[Message]:
+        """Every part of the report itself, without descending into returned messages."""
+        found: list[Message] = []
+        stack = [self.message]
+        while stack and len(found) < 2000:
+            part = stack.pop()
+            found.append(part)
+            ctype = part.get_content_type()
+            if part.is_multipart() and ctype not in _RETURNED_TYPES:
+                payload = part.get_payload()
+                if isinstance(payload, list):
+                    stack.extend(reversed(payload))
+        return found
+
+    @cached_property
+    def status_parts(self) -> list[Message]:
+        """Parts that carry RFC 3464 delivery-status fields."""
+        return [p for p in self.parts if p.get_content_type() in _STATUS_TYPES]
+
+    @cached_property
+    def returned_part(self) -> Message | None:
+        """The attached original (or its headers), when the report attaches it as a part."""
+        for part in self.parts:
+            if part.get_content_type() in _RETURNED_TYPES:
+                return part
+        return None
+
+    @cached_property
+    def text(self) -> str:
+        """The human-readable report: the first text part outside any returned message."""
+        html_part = None
+        for part in self.parts:
+            if part.is_multipart():
+                continue
+            ctype = part.get_content_type()
+            if ctype == "text/plain" or (ctype == "text/html" and html_part is None):
+                if ctype == "text/html":
+                    html_part = part
+                    continue
+                body = decode_payload(part)
+                if body.strip():
+                    return body[:MAX_TEXT_CHARS]
+        if html_part is not None:
+            return html_to_text(decode_payload(html_part)[: MAX_TEXT_CHARS * 4])[:MAX_TEXT_CHARS]
+        if not self.message.is_multipart() and self.message.get_content_maintype() != "text":
+            return ""
+        return ""
+
+    @cached_property
+    def all_text(self) -> str:
+        """Every text part of the report joined: some MTAs split the report over parts."""
+        chunks: list[str] = []
+        total = 0
+        for part in self.parts:
+            if part.is_multipart() or part.get_content_maintype() != "text":
+                continue
+            if part.get_content_type() in _RETURNED_TYPES:
+                continue
+            body = decode_payload(part)
+            if part.get_content_type() == "text/html":
+                body = html_to_text(body[: MAX_TEXT_CHARS * 4])
+            chunks.append(body)
+            total += len(body)
+            if total > MAX_TEXT_CHARS:
+                break
+        return "\n".join(chunks)[:MAX_TEXT_CHARS]
+
+    @cached_property
+    def defects(self) -> list[str]:
+        names: list[str] = []
+        for part in self.parts[:200]:
+            names.extend(type(d).__name__ for d in getattr(part, "defects", ()))
+        return names

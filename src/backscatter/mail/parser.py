@@ -1,0 +1,175 @@
+"""Turning one raw message into its :class:`Bounce` anatomy. Never raises on mail.
+
+The registry's recognisers are asked in order and the first answer wins; this module then
+settles what every format shares: status codes read from diagnostics, reasons, hardness,
+and the returned message's headers, from whichever of the three places the report keeps
+them (an attached ``message/rfc822``, a ``text/rfc822-headers`` part, or quoted text).
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from backscatter.mail import status as codes
+from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
+from backscatter.mail.anatomy import Bounce, FailedRecipient
+from backscatter.mail.formats import RECOGNISERS, FoundRecipient, Report
+from backscatter.mail.formats.text import lower_lines, returned_headers
+from backscatter.mail.message import MessageView, header_text, parse_headers
+from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report
+from backscatter.mail.sources import RawMessage
+
+_MAX_DIAGNOSTIC = 1000
+
+
+def parse(data: bytes | RawMessage, source: str = "-") -> Bounce:
+    """The anatomy of one message; on any internal failure, a record with ``error`` set."""
+    raw = data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))
+    try:
+        return _parse(raw)
+    except Exception as exc:  # mail is hostile: one bad message must not stop a batch
+        return Bounce(
+            source=raw.source,
+            is_bounce=False,
+            size=raw.size,
+            error=f"could not parse message: {type(exc).__name__}: {exc}"[:300],
+        )
+
+
+def _parse(raw: RawMessage) -> Bounce:
+    view = MessageView(raw.data)
+    report = _recognise(view)
+    returned = _returned_message(view, report)
+    outer = _outer_fields(view, raw)
+    if report is None or not report.is_bounce:
+        return Bounce(
+            is_bounce=False,
+            format=report.format if report else None,
+            **_original_fields(returned, None),
+            **outer,
+        )
+    return Bounce(
+        is_bounce=True,
+        format=report.format,
+        recipients=tuple(_settle(r) for r in report.recipients),
+        reporting_mta=report.reporting_mta or _reporting_mta_from_received(view),
+        arrival_date=report.arrival_date,
+        **_original_fields(returned, report.original_message_id),
+        **outer,
+    )
+
+
+def _recognise(view: MessageView) -> Report | None:
+    if is_feedback_report(view):
+        return Report("arf", is_bounce=False)
+    for recogniser in RECOGNISERS:
+        report = recogniser.recognise(view)
+        if report is not None:
+            return report
+    if is_auto_reply(view):
+        return Report("auto-reply", is_bounce=False)
+    return None
+
+
+def _settle(found: FoundRecipient) -> FailedRecipient:
+    """Fill status, reason and hardness the same way for every format."""
+    diagnostic = " ".join(found.diagnostic.split())[:_MAX_DIAGNOSTIC] if found.diagnostic else None
+    status = found.status if found.status and found.status[:1] in "245" else None
+    stated = codes.enhanced_status(diagnostic or "")
+    reply = codes.reply_code(diagnostic or "")
+    if codes.is_generic(status) and stated and stated[0] == (status or stated)[0]:
+        status = stated
+    status = status or stated or codes.status_from_reply(reply)
+    return FailedRecipient(
+        address=found.address,
+        status=status,
+        action=found.action,
+        diagnostic_code=diagnostic,
+        remote_mta=found.remote_mta,
+        reason=codes.classify_reason(diagnostic, status, found.action),
+        hard=codes.is_hard(status, found.action, reply),
+    )
+
+
+def _returned_message(view: MessageView, report: Report | None) -> Message | None:
+    if report is not None and report.returned is not None:
+        return report.returned
+    part = view.returned_part
+    if part is not None:
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload:
+            inner = payload[0]
+            if isinstance(inner, Message) and len(inner.keys()):
+                return inner
+        if isinstance(payload, str) and payload.strip():
+            return parse_headers(payload.lstrip())
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            return payload[0]
+    if report is not None and report.is_bounce:
+        lines, _ = lower_lines(view.text)
+        return _headers_after_message_id(lines)
+    return None
+
+
+def _headers_after_message_id(lines: list[str]) -> Message | None:
+    """Last resort: a quoted header block somewhere in the text that holds a Message-ID."""
+    for index, line in enumerate(lines):
+        if line.lstrip("> ").lower().startswith("message-id:"):
+            start = max(0, index - 30)
+            return returned_headers(lines, start)
+    return None
+
+
+def _original_fields(returned: Message | None, message_id: str | None) -> dict[str, object]:
+    if returned is None:
+        return {"original_message_id": message_id}
+    mid = message_id or _clean_message_id(returned.get("message-id"))
+    return {
+        "original_message_id": mid,
+        "original_from": first_header_address(header_text(returned.get("from"))),
+        "original_to": ", ".join(header_addresses(header_text(returned.get("to")))) or None,
+        "original_subject": header_text(returned.get("subject")) or None,
+        "original_date": header_text(returned.get("date")) or None,
+        "original_received": tuple(header_text(v) for v in returned.get_all("received") or ()),
+    }
+
+
+def _clean_message_id(value: object) -> str | None:
+    text = header_text(value).strip()
+    if not text:
+        return None
+    if "<" in text and ">" in text:
+        text = text[text.index("<") + 1 : text.index(">", text.index("<"))]
+    return text.strip("<> ") or None
+
+
+def _outer_fields(view: MessageView, raw: RawMessage) -> dict[str, object]:
+    error = None
+    if raw.truncated:
+        error = f"message is {raw.size} bytes; only the first {len(raw.data)} were read"
+    elif not view.message.keys():
+        error = "no header fields: not an e-mail message"
+    return {
+        "source": raw.source,
+        "message_id": _clean_message_id(view.message.get("message-id")),
+        "from_": first_header_address(view.header("from")),
+        "subject": view.header("subject") or None,
+        "date": view.header("date") or None,
+        "return_path": view.header("return-path") or None,
+        "size": raw.size,
+        "error": error,
+    }
+
+
+def _reporting_mta_from_received(view: MessageView) -> str | None:
+    """Free-text bounces name no Reporting-MTA; the first ``by`` host is the one that wrote it."""
+    for value in view.message.get_all("received") or ()[:3]:
+        text = header_text(value)
+        by = text.find(" by ")
+        if by != -1:
+            host = text[by + 4 :].split(None, 1)
+            if host:
+                return host[0].strip("();")
+    for address in addresses_in_text(view.header("from")):
+        return address.split("@", 1)[1]
+    return None

@@ -1,0 +1,201 @@
+"""Status codes and reasons: what a report says went wrong, in a small stable taxonomy.
+
+The enhanced status code (RFC 3463, ``5.1.1``) is taken as the message states it; failing
+that it is derived from the SMTP reply code (``552`` -> ``5.2.2``). The reason is read from
+the diagnostic text first (MTAs put the real cause there, often behind a generic status) and
+from the status code when the text says nothing recognisable.
+"""
+
+from __future__ import annotations
+
+import re
+
+USER_UNKNOWN = "user_unknown"
+MAILBOX_FULL = "mailbox_full"
+HOST_UNKNOWN = "host_unknown"
+EXPIRED = "expired"
+BLOCKED = "blocked"
+POLICY = "policy"
+MESSAGE_TOO_LARGE = "message_too_large"
+SYNTAX_ERROR = "syntax_error"
+OTHER = "other"
+
+#: Every reason, in the order a report is documented with them.
+REASONS = (
+    USER_UNKNOWN,
+    MAILBOX_FULL,
+    HOST_UNKNOWN,
+    EXPIRED,
+    BLOCKED,
+    POLICY,
+    MESSAGE_TOO_LARGE,
+    SYNTAX_ERROR,
+    OTHER,
+)
+
+_ENHANCED = re.compile(r"(?<![\w.#/-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
+_QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\)")
+_REPLY = re.compile(r"(?<![\w.:/#\[-])([245][0-5]\d)(?=[ \-:]|$)", re.MULTILINE)
+
+# Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
+_REPLY_DETAIL = {"552": "2.2", "553": "1.3", "551": "1.1", "452": "2.2", "421": "4.2"}
+
+# Ordered: the first group with a matching phrase wins, so narrow causes come before broad
+# ones ("recipient address rejected: user unknown" is an unknown user, not a block).
+_REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        MAILBOX_FULL,
+        (
+            "mailbox full", "mailbox is full", "mailbox has exceeded", "over quota",
+            "overquota", "quota exceeded", "exceeded storage", "exceeds storage",
+            "insufficient storage", "mailbox size limit", "quota", "mailbox is out of storage",
+            "full mailbox", "mailfolder is full", "too much mail", "storage allocation",
+            "user is over", "mailbox exceeded", "box is full", "inbox is full",
+        ),
+    ),
+    (
+        MESSAGE_TOO_LARGE,
+        (
+            "message too large", "message is too large", "message too big", "size limit",
+            "exceeds size", "message size exceeds", "message length exceeds", "too large",
+            "exceeded maximum message size", "message size limit", "message is too big",
+        ),
+    ),
+    (
+        HOST_UNKNOWN,
+        (
+            "host unknown", "unknown host", "host not found", "domain not found",
+            "no such domain", "domain does not exist", "unrouteable mail domain",
+            "name or service not known", "nxdomain", "no mx", "mx lookup",
+            "couldn't find any host", "could not find any host", "domain name not found",
+            "non-existent hosts", "host or domain name not found", "unknown domain",
+            "domain is not valid", "no route to host", "domain couldn't be found",
+            "host name lookup failure", "dns error", "domain lookup failed",
+            "could not be resolved", "no valid mx", "domain isn't in my list",
+        ),
+    ),
+    (
+        USER_UNKNOWN,
+        (
+            "user unknown", "unknown user", "no such user", "does not exist",
+            "doesn't exist", "user not found", "recipient not found", "unknown recipient",
+            "invalid recipient", "no mailbox", "not a valid mailbox", "no such recipient",
+            "mailbox not found", "unknown address", "invalid mailbox", "not a known user",
+            "recipient name is not recognized", "address not found", "no such mailbox",
+            "mailbox unavailable", "mailbox is unavailable", "unrouteable address",
+            "account is disabled", "account has been disabled", "mailbox disabled",
+            "user disabled", "account disabled", "no longer", "not our customer",
+            "mailbox does not", "no account", "no such address", "recipient unknown",
+            "unknown local", "not listed in", "invalid address", "address unknown",
+            "user doesn't", "recipient rejected", "bad recipient", "no user",
+            "not found in directory", "addressee unknown", "user invalid",
+            "mailbox inactive", "inactive account", "is not a valid", "unknown mailbox",
+            "deactivated", "suspended", "not exist", "no such person", "no such local user",
+            "undeliverable address", "unknown or illegal alias", "user is terminated",
+            "couldn't be found", "could not be found", "wasn't found",
+        ),
+    ),
+    (
+        POLICY,
+        (
+            "spf", "dkim", "dmarc", "unauthenticated", "authentication", "not authorized",
+            "relay access denied", "relaying denied", "relay not permitted",
+            "not permitted to relay", "relaying not allowed", "reverse dns", "ptr record",
+            "rdns", "reverse lookup", "policy", "starttls", "tls required", "encryption",
+            "sender address rejected", "sender verify failed", "not allowed to send",
+            "we do not relay", "unable to relay", "ip name lookup", "authorization",
+        ),
+    ),
+    (
+        BLOCKED,
+        (
+            "spam", "blocked", "blacklist", "blocklist", "block list", "black list",
+            "listed", "rbl", "dnsbl", "spamhaus", "reputation", "junk", "virus", "malware",
+            "content rejected", "rejected", "refused", "denied", "not accepted", "banned",
+            "suspicious", "too many connections", "rate limit", "rate-limit", "throttl",
+            "try again later", "temporarily deferred", "filter", "unsolicited",
+        ),
+    ),
+    (
+        SYNTAX_ERROR,
+        (
+            "syntax error", "syntax", "bad address", "malformed", "illegal address",
+            "not compliant", "rfc 5322", "rfc 2822", "rfc5322", "invalid header",
+        ),
+    ),
+    (
+        EXPIRED,
+        (
+            "expired", "timed out", "timeout", "retry time", "delivery time", "has been delayed",
+            "not yet been delivered", "delayed", "will retry", "giving up", "too long",
+            "could not be delivered within", "retry timeout", "delivery temporarily suspended",
+            "deferred", "connection refused", "unable to connect", "could not connect",
+        ),
+    ),
+)
+
+_STATUS_REASONS: dict[str, str] = {
+    "1.1": USER_UNKNOWN, "1.0": USER_UNKNOWN, "1.6": USER_UNKNOWN, "1.10": USER_UNKNOWN,
+    "1.2": HOST_UNKNOWN, "1.8": POLICY, "1.7": POLICY, "1.3": SYNTAX_ERROR,
+    "2.1": USER_UNKNOWN, "2.2": MAILBOX_FULL, "2.3": MESSAGE_TOO_LARGE,
+    "3.4": MESSAGE_TOO_LARGE, "4.4": HOST_UNKNOWN, "4.7": EXPIRED, "4.1": EXPIRED,
+    "4.2": EXPIRED, "5.2": SYNTAX_ERROR, "5.4": SYNTAX_ERROR, "6.0": SYNTAX_ERROR,
+    "7.1": BLOCKED, "7.0": BLOCKED, "7.26": POLICY, "7.23": POLICY, "7.25": POLICY,
+    "7.27": POLICY, "7.7": POLICY, "7.9": POLICY, "7.13": USER_UNKNOWN,
+    "7.20": POLICY, "7.21": POLICY, "7.22": POLICY, "7.24": POLICY, "7.28": BLOCKED,
+}
+
+
+def enhanced_status(text: str) -> str | None:
+    """The first RFC 3463 code in text; qmail's ``(#5.1.1)`` form is preferred when present."""
+    if not text:
+        return None
+    match = _QMAIL_STYLE.search(text) if "(#" in text else None
+    match = match or _ENHANCED.search(text)
+    return ".".join(match.groups()) if match else None
+
+
+def reply_code(text: str) -> str | None:
+    """The first SMTP reply code (``550``) in a diagnostic, if any."""
+    match = _REPLY.search(text) if text else None
+    return match.group(1) if match else None
+
+
+def status_from_reply(code: str | None) -> str | None:
+    """An enhanced code implied by an SMTP reply code: ``552`` -> ``5.2.2``, ``550`` -> ``5.0.0``."""
+    if not code:
+        return None
+    return f"{code[0]}.{_REPLY_DETAIL.get(code, '0.0')}"
+
+
+def is_generic(status: str | None) -> bool:
+    """True for codes that say only permanent/temporary (``5.0.0``, ``4.0.0``)."""
+    return status is None or status.endswith(".0.0")
+
+
+def classify_reason(diagnostic: str | None, status: str | None, action: str | None = None) -> str:
+    """The taxonomy reason for one failed recipient."""
+    text = (diagnostic or "").lower()
+    if action == "delayed":
+        return EXPIRED
+    if text:
+        for reason, phrases in _REASON_PHRASES:
+            if any(p in text for p in phrases):
+                return reason
+    if status:
+        subject_detail = status.split(".", 1)[1] if "." in status else ""
+        reason = _STATUS_REASONS.get(subject_detail)
+        if reason:
+            return reason
+    return OTHER
+
+
+def is_hard(status: str | None, action: str | None = None, reply: str | None = None) -> bool:
+    """Permanent failures (5.x.x, or a 5xx reply with no enhanced code) are hard bounces."""
+    if action == "delayed":
+        return False
+    if status:
+        return status.startswith("5")
+    if reply:
+        return reply.startswith("5")
+    return action == "failed"
