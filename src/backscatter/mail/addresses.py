@@ -73,10 +73,19 @@ def addresses_in_text(text: str) -> Iterator[str]:
         while end < limit and text[end] in _DOMAIN_CHARS:
             end += 1
         local = text[start:position].strip(".")
+        if "/" in local or "|" in local:  # a file or pipe delivery path, not a mailbox
+            local = ""
         domain = text[position + 1 : end].strip(".-_")
-        if local and _plausible_domain(domain):
+        if local and _plausible_domain(domain) and not _inside_url(text, start, position):
             yield f"{local}@{domain.lower()}"
         position = text.find("@", end if end > position + 1 else position + 1)
+
+
+def _inside_url(text: str, start: int, at: int) -> bool:
+    """True when the address is part of a URL (``https://x/?u=a@b``): not a mailbox named."""
+    token_start = max(text.rfind(" ", max(0, start - 512), start), text.rfind("\n", 0, start))
+    token = text[token_start + 1 : at]
+    return "://" in token or token.lower().startswith("www.")
 
 
 def _plausible_domain(domain: str) -> bool:

@@ -153,27 +153,44 @@ class MessageView:
                     return body[:MAX_TEXT_CHARS]
         if html_part is not None:
             return html_to_text(decode_payload(html_part)[: MAX_TEXT_CHARS * 4])[:MAX_TEXT_CHARS]
-        if not self.message.is_multipart() and self.message.get_content_maintype() != "text":
-            return ""
+        return self.unparsed_body
+
+    @cached_property
+    def unparsed_body(self) -> str:
+        """The body of a multipart whose boundaries could not be found, as plain text.
+
+        Some MTAs declare multipart/report and then write no (or a misspelt) boundary; the
+        report is still readable as text.
+        """
+        for part in self.parts:
+            if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str):
+                return decode_payload(part)[:MAX_TEXT_CHARS]
         return ""
 
     @cached_property
-    def all_text(self) -> str:
-        """Every text part of the report joined: some MTAs split the report over parts."""
+    def text_is_html(self) -> bool:
+        """True when the only readable report is HTML: no MTA writes its report that way."""
+        return bool(self.text) and not self.plain_text
+
+    @cached_property
+    def plain_text(self) -> str:
+        """Every text/plain part of the report joined: some MTAs split the report over parts.
+
+        HTML is left out on purpose: delivery-status fields or SMTP errors inside HTML are
+        decoration (phishing imitates them), never a mail system's report.
+        """
         chunks: list[str] = []
         total = 0
         for part in self.parts:
-            if part.is_multipart() or part.get_content_maintype() != "text":
-                continue
-            if part.get_content_type() in _RETURNED_TYPES:
+            if part.is_multipart() or part.get_content_type() != "text/plain":
                 continue
             body = decode_payload(part)
-            if part.get_content_type() == "text/html":
-                body = html_to_text(body[: MAX_TEXT_CHARS * 4])
             chunks.append(body)
             total += len(body)
             if total > MAX_TEXT_CHARS:
                 break
+        if not chunks:
+            return self.unparsed_body
         return "\n".join(chunks)[:MAX_TEXT_CHARS]
 
     @cached_property

@@ -48,6 +48,9 @@ def _parse(raw: RawMessage) -> Bounce:
             **_original_fields(returned, None),
             **outer,
         )
+    if report.original_message_id is None and (returned is None or not returned.get("message-id")):
+        # Exchange and Office 365 name the original in the report's own In-Reply-To.
+        report.original_message_id = _clean_message_id(view.message.get("in-reply-to"))
     return Bounce(
         is_bounce=True,
         format=report.format,
@@ -92,32 +95,57 @@ def _settle(found: FoundRecipient) -> FailedRecipient:
 
 
 def _returned_message(view: MessageView, report: Report | None) -> Message | None:
-    if report is not None and report.returned is not None:
-        return report.returned
-    part = view.returned_part
-    if part is not None:
-        payload = part.get_payload()
-        if isinstance(payload, list) and payload:
-            inner = payload[0]
-            if isinstance(inner, Message) and len(inner.keys()):
-                return inner
-        if isinstance(payload, str) and payload.strip():
-            return parse_headers(payload.lstrip())
-        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-            return payload[0]
+    """The returned original's headers, from the first place that holds them with a Message-ID.
+
+    Reports keep them in an attached part, quoted in the text after a marker, or quoted
+    anywhere; the first candidate with a Message-ID wins, else the first candidate at all.
+    """
+    candidates = [report.returned if report is not None else None, _attached(view)]
     if report is not None and report.is_bounce:
-        lines, _ = lower_lines(view.text)
-        return _headers_after_message_id(lines)
+        lines, _ = lower_lines(view.plain_text or view.text)
+        candidates.append(_headers_after_message_id(lines))
+    found = [c for c in candidates if c is not None]
+    return next((c for c in found if c.get("message-id")), found[0] if found else None)
+
+
+def _attached(view: MessageView) -> Message | None:
+    part = view.returned_part
+    if part is None:
+        return None
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        inner = payload[0]
+        if inner.keys():
+            return inner
+        # A blank line before the headers makes the parser see an empty header block.
+        payload = inner.get_payload()
+    if isinstance(payload, str) and payload.strip():
+        return parse_headers(payload.lstrip())
     return None
 
 
 def _headers_after_message_id(lines: list[str]) -> Message | None:
     """Last resort: a quoted header block somewhere in the text that holds a Message-ID."""
     for index, line in enumerate(lines):
-        if line.lstrip("> ").lower().startswith("message-id:"):
-            start = max(0, index - 30)
-            return returned_headers(lines, start)
+        if line.lstrip("> \t").lower().startswith("message-id:"):
+            start = index
+            while start > 0 and index - start < 60 and lines[start - 1].strip():
+                start -= 1
+            block: list[str] = []
+            for text in lines[start : index + 60]:
+                text = text.lstrip("> ") if text.startswith(">") else text
+                if not text.strip():
+                    break
+                # Keep fields and their continuations; drop lines a mailer wrapped unindented.
+                if text[:1] in " \t" or _is_field(text.strip()):
+                    block.append(text if text[:1] in " \t" else text.strip())
+            return parse_headers("\n".join(block) + "\n\n")
     return None
+
+
+def _is_field(line: str) -> bool:
+    name, colon, _ = line.partition(":")
+    return bool(colon) and bool(name) and " " not in name and len(name) < 80
 
 
 def _original_fields(returned: Message | None, message_id: str | None) -> dict[str, object]:

@@ -35,7 +35,7 @@ REASONS = (
 
 _ENHANCED = re.compile(r"(?<![\w.#/-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
 _QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\)")
-_REPLY = re.compile(r"(?<![\w.:/#\[-])([245][0-5]\d)(?=[ \-:]|$)", re.MULTILINE)
+_REPLY = re.compile(r"(?<![\w.:/#\[-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)
 
 # Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
 _REPLY_DETAIL = {"552": "2.2", "553": "1.3", "551": "1.1", "452": "2.2", "421": "4.2"}

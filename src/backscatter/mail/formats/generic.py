@@ -17,7 +17,9 @@ from backscatter.mail.formats.base import FoundRecipient, Report
 from backscatter.mail.formats.text import TextFormat, read_text_report
 from backscatter.mail.message import MessageView, header_text
 
-DAEMON_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon")
+DAEMON_LOCALS = (
+    "mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon", "post_master",
+)
 BOUNCE_SUBJECTS = (
     "undeliver", "delivery fail", "delivery status notification", "returned mail",
     "failure notice", "non-delivery", "nondeliver", "could not be delivered", "mail delivery",
@@ -49,6 +51,8 @@ def bounce_subject(view: MessageView) -> bool:
 
 
 def has_mail_system_signature(view: MessageView) -> bool:
+    if view.text_is_html:
+        return False
     if view.message.get("x-failed-recipients") or from_mail_system(view):
         return True
     return null_sender(view) and bounce_subject(view)
@@ -91,19 +95,74 @@ class Generic:
         ]
         report = self._format.recognise(view)
         if report is None:
-            if not failed_header:
+            report = _addressed_only(view) if not failed_header else Report(self.name)
+            if report is None:
                 return None
-            report = Report(self.name)
-        addressed = returned_recipients(report.returned)
+        addressed = returned_recipients(report.returned or returned_original(view))
         kept = [
             r
             for r in report.recipients
-            if states_failure(r.diagnostic) or r.address.lower() in addressed
+            if states_failure(r.diagnostic)
+            or r.address.lower() in addressed
+            or (_listed(r) and states_failure(r.context))
         ]
         if failed_header:
             kept = _with_header_recipients(kept, report.recipients, failed_header)
         report.recipients = kept
         return report if kept else None
+
+
+def _listed(recipient: FoundRecipient) -> bool:
+    diagnostic = (recipient.diagnostic or "").strip("<>:;,.*-• ")
+    return diagnostic.lower() == recipient.address.lower()
+
+
+def returned_original(view: MessageView) -> Message | None:
+    """The attached original's headers, when the report attaches it as a MIME part."""
+    part = view.returned_part
+    if part is None:
+        return None
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    if isinstance(payload, str):
+        from backscatter.mail.message import parse_headers
+
+        return parse_headers(payload.lstrip())
+    return None
+
+
+def _addressed_only(view: MessageView) -> Report | None:
+    """A report that states a failure but names nobody (Sendmail V5, some carriers).
+
+    The recipients are then those the returned original was addressed to, as Sisimai
+    does for these formats; a report with no returned original names nobody and is declined.
+    """
+    if not has_mail_system_signature(view) or not states_failure(view.text[:4000]):
+        return None
+    from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
+    from backscatter.mail.formats.text import returned_headers
+
+    lines, lowered = lower_lines(view.text)
+    marker = find_marker(lowered, RETURNED_MARKERS)
+    returned = returned_headers(lines, marker + 1) if marker is not None else None
+    returned = returned or returned_original(view)
+    if returned is None:
+        return None
+    addressed = sorted(returned_recipients_ordered(returned))
+    if not addressed or len(addressed) > 5:
+        return None
+    return Report(
+        "generic", [FoundRecipient(address=a, diagnostic=view.text[:600]) for a in addressed], returned=returned
+    )
+
+
+def returned_recipients_ordered(returned: Message) -> list[str]:
+    found: list[str] = []
+    for name in ("to", "cc"):
+        for value in returned.get_all(name) or ():
+            found.extend(header_addresses(header_text(value)))
+    return list(dict.fromkeys(found))
 
 
 def _with_header_recipients(

@@ -59,18 +59,38 @@ def typed_value(value: str | None) -> str | None:
     return value.strip() or None
 
 
+def _mailbox(value: str | None) -> str | None:
+    """An addr-spec from a recipient field: source routes (``@relay:a@b``) dropped."""
+    if not value:
+        return None
+    value = value.strip().strip("<>")
+    if value.startswith("@") and ":" in value:
+        value = value.split(":", 1)[1]
+    return value or None
+
+
+def _usable(address: str | None) -> bool:
+    """False for pipe and file deliveries (``|/usr/bin/x``) that some MTAs put here."""
+    return bool(address) and "@" in address and address[0] not in "|/" and " " not in address
+
+
 class Rfc3464:
     """Reads ``message/delivery-status`` parts (RFC 3464; RFC 6533 global variant)."""
 
     name = "rfc3464"
 
     def recognise(self, view: MessageView) -> Report | None:
-        if not view.status_parts:
+        if view.status_parts:
+            groups = [field_blocks(part) for part in view.status_parts]
+        elif "final-recipient:" in view.plain_text.lower():
+            # Delivery-status fields written into a text part, or a multipart/report whose
+            # boundaries are broken (older Sendmail, PMDF): the fields are still there.
+            groups = [parse_blocks(view.plain_text)]
+        else:
             return None
         report = Report(self.name)
         seen_success = False
-        for part in view.status_parts:
-            blocks = field_blocks(part)
+        for blocks in groups:
             for block in blocks:
                 if "reporting-mta" in block or "arrival-date" in block:
                     report.reporting_mta = report.reporting_mta or typed_value(
@@ -87,17 +107,19 @@ class Rfc3464:
                     continue
                 report.recipients.append(recipient)
         if not report.recipients:
+            if not seen_success:
+                return None  # status fields name nobody: let the text formats read the report
             report.is_bounce = False
-            report.format = "rfc3464-success" if seen_success else self.name
+            report.format = "rfc3464-success"
         return report
 
     @staticmethod
     def _recipient(block: dict[str, str]) -> FoundRecipient | None:
-        address = typed_value(block.get("final-recipient")) or typed_value(
-            block.get("original-recipient")
-        )
-        if not address or "@" not in address:
-            address = typed_value(block.get("original-recipient")) or address
+        final_field = typed_value(block.get("final-recipient")) or ""
+        final = _mailbox(final_field)
+        original = _mailbox(typed_value(block.get("original-recipient")))
+        routed = final_field.lstrip("<").startswith("@")
+        address = final if _usable(final) and not (routed and original) else original or final
         if not address:
             return None
         action = (block.get("action") or "").strip().lower().split(" ")[0] or None

@@ -27,7 +27,6 @@ RETURNED_MARKERS: tuple[str, ...] = (
     "message headers follow",
     "unsent message follows",
     "returned message follows",
-    "the original message was received",
     "message header follows",
     "headers of the original message",
     "original message header",
@@ -50,6 +49,7 @@ _HEADER_START = (
 )
 _MAX_RECIPIENT_LINES = 25
 _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
+_LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
 
 def lower_lines(text: str) -> tuple[list[str], list[str]]:
@@ -123,7 +123,8 @@ def recipient_sections(
         for address in addresses_in_text(lines[index]):
             key = address.lower()
             local = key.split("@", 1)[0]
-            if key in excluded or local in _IGNORED_LOCALS:
+            listed = _listed_alone(lines[index], address)
+            if not listed and (key in excluded or local in _IGNORED_LOCALS):
                 continue
             if key not in seen:
                 seen.add(key)
@@ -135,8 +136,19 @@ def recipient_sections(
         diagnostic = " ".join(
             part for part in (line.strip() for line in lines[index:stop]) if part
         )
-        found.append(FoundRecipient(address=address, diagnostic=diagnostic or None))
+        context = " ".join(lines[max(start, index - 3) : index])
+        found.append(FoundRecipient(address=address, diagnostic=diagnostic or None, context=context))
     return found
+
+
+def _listed_alone(line: str, address: str) -> bool:
+    """A line holding just the address (``<a@b>:``, ``* a@b``) lists a failed recipient.
+
+    Such a line names a recipient even when it is the bounce's own addressee (a message
+    sent to oneself) or a postmaster address, which prose mentions are not.
+    """
+    rest = line.replace(address, "", 1) if address in line else line.lower().replace(address.lower(), "", 1)
+    return not rest.strip(_LIST_PUNCTUATION)
 
 
 Predicate = Callable[[MessageView], bool]
@@ -155,7 +167,7 @@ class TextFormat:
     detect: Predicate
     starts: tuple[str, ...] = ()
     ends: tuple[str, ...] = ()
-    use_all_text: bool = False
+    use_plain_text: bool = False
     skip_start_line: bool = False
     extra_excluded: tuple[str, ...] = field(default_factory=tuple)
 
@@ -167,7 +179,7 @@ class TextFormat:
 
 def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
     """Apply a TextFormat's phrases to the message's report text."""
-    text = view.all_text if fmt.use_all_text else view.text
+    text = view.plain_text if fmt.use_plain_text else view.text
     lines, lowered = lower_lines(text)
     start = 0
     if fmt.starts:
