@@ -21,7 +21,9 @@ _flanker_log.propagate = False
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     from flanker.addresslib import address as _flanker_address
 
-_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+_LOCAL_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-"
+)
 _DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 _MAX_LOCAL = 64
 _MAX_DOMAIN = 255
@@ -92,7 +94,7 @@ def _plausible_domain(domain: str) -> bool:
     if "." not in domain and domain.lower() not in ("localhost",):
         return False
     labels = domain.split(".")
-    return all(labels) and labels[-1].isalnum() and not labels[-1].isdigit() or _is_ip(domain)
+    return (all(labels) and labels[-1].isalnum() and not labels[-1].isdigit()) or _is_ip(domain)
 
 
 def _is_ip(domain: str) -> bool:

@@ -8,9 +8,11 @@ where it is strongest, in :mod:`backscatter.mail.addresses`.
 
 from __future__ import annotations
 
+import contextlib
 import email.header
 import html
 import re
+from email.errors import HeaderParseError
 from email.message import Message
 from email.parser import BytesParser, HeaderParser
 from email.policy import compat32
@@ -49,10 +51,8 @@ def header_text(value: object) -> str:
         return ""
     text = str(value)
     if "=?" in text:
-        try:
+        with contextlib.suppress(ValueError, LookupError, UnicodeError, HeaderParseError):
             text = str(email.header.make_header(email.header.decode_header(text)))
-        except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
-            pass
     if any("\udc80" <= ch <= "\udcff" for ch in text):
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return " ".join(text.split())

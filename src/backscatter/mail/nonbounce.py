@@ -9,9 +9,21 @@ from __future__ import annotations
 from backscatter.mail.message import MessageView
 
 _AUTO_REPLY_SUBJECTS = (
-    "out of office", "out of the office", "auto:", "autoreply", "auto-reply", "auto reply",
-    "automatic reply", "away from", "on vacation", "vacation", "abwesenheit",
-    "automatische antwort", "réponse automatique", "absence", "respuesta automática",
+    "out of office",
+    "out of the office",
+    "auto:",
+    "autoreply",
+    "auto-reply",
+    "auto reply",
+    "automatic reply",
+    "away from",
+    "on vacation",
+    "vacation",
+    "abwesenheit",
+    "automatische antwort",
+    "réponse automatique",
+    "absence",
+    "respuesta automática",
 )
 
 
@@ -30,7 +42,10 @@ def is_auto_reply(view: MessageView) -> bool:
     message = view.message
     if message.get("x-autoreply") or message.get("x-autorespond") or message.get("x-vacation"):
         return True
-    if view.header("x-auto-response-suppress") and "oof" in view.header("x-ms-exchange-inbox-rules-loop").lower():
+    if (
+        view.header("x-auto-response-suppress")
+        and "oof" in view.header("x-ms-exchange-inbox-rules-loop").lower()
+    ):
         return True
     subject = view.header("subject").lower()
     return any(phrase in subject for phrase in _AUTO_REPLY_SUBJECTS)

@@ -14,7 +14,7 @@ from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
 from backscatter.mail.formats import RECOGNISERS, FoundRecipient, Report
-from backscatter.mail.formats.text import lower_lines, returned_headers
+from backscatter.mail.formats.text import lower_lines
 from backscatter.mail.message import MessageView, header_text, parse_headers
 from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report
 from backscatter.mail.sources import RawMessage

@@ -14,6 +14,16 @@ from backscatter.mail.formats.base import FoundRecipient, Recogniser, Report
 #: Module names under this package, in the order they are tried.
 FAMILIES: tuple[str, ...] = (
     "rfc3464",
+    "amazonses",
+    "exim",
+    "qmail",
+    "yahoo",
+    "google",
+    "exchange",
+    "dragonfly",
+    "opensmtpd",
+    "sendmail",
+    "postfix",
     "generic",
 )
 

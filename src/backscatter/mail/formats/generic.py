@@ -14,20 +14,48 @@ from email.message import Message
 from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
-from backscatter.mail.formats.text import TextFormat, read_text_report
+from backscatter.mail.formats.text import TextFormat
 from backscatter.mail.message import MessageView, header_text
 
 DAEMON_LOCALS = (
-    "mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon", "post_master",
+    "mailer-daemon",
+    "postmaster",
+    "mail-daemon",
+    "mailerdaemon",
+    "maildaemon",
+    "post_master",
 )
 BOUNCE_SUBJECTS = (
-    "undeliver", "delivery fail", "delivery status notification", "returned mail",
-    "failure notice", "non-delivery", "nondeliver", "could not be delivered", "mail delivery",
-    "delivery problem", "delivery error", "not delivered", "mail failure", "rejected",
-    "unable to deliver", "delivery notification", "error sending", "warning: message",
-    "mail system error", "delayed mail", "delivery delay", "failed delivery",
-    "delivery has failed", "message not delivered", "fehlgeschlagen", "unzustellbar",
-    "delivery failure", "returned to sender", "undelivered", "delivery report",
+    "undeliver",
+    "delivery fail",
+    "delivery status notification",
+    "returned mail",
+    "failure notice",
+    "non-delivery",
+    "nondeliver",
+    "could not be delivered",
+    "mail delivery",
+    "delivery problem",
+    "delivery error",
+    "not delivered",
+    "mail failure",
+    "rejected",
+    "unable to deliver",
+    "delivery notification",
+    "error sending",
+    "warning: message",
+    "mail system error",
+    "delayed mail",
+    "delivery delay",
+    "failed delivery",
+    "delivery has failed",
+    "message not delivered",
+    "fehlgeschlagen",
+    "unzustellbar",
+    "delivery failure",
+    "returned to sender",
+    "undelivered",
+    "delivery report",
 )
 
 
@@ -140,8 +168,12 @@ def _addressed_only(view: MessageView) -> Report | None:
     """
     if not has_mail_system_signature(view) or not states_failure(view.text[:4000]):
         return None
-    from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
-    from backscatter.mail.formats.text import returned_headers
+    from backscatter.mail.formats.text import (
+        RETURNED_MARKERS,
+        find_marker,
+        lower_lines,
+        returned_headers,
+    )
 
     lines, lowered = lower_lines(view.text)
     marker = find_marker(lowered, RETURNED_MARKERS)
@@ -153,7 +185,9 @@ def _addressed_only(view: MessageView) -> Report | None:
     if not addressed or len(addressed) > 5:
         return None
     return Report(
-        "generic", [FoundRecipient(address=a, diagnostic=view.text[:600]) for a in addressed], returned=returned
+        "generic",
+        [FoundRecipient(address=a, diagnostic=view.text[:600]) for a in addressed],
+        returned=returned,
     )
 
 

@@ -50,7 +50,7 @@ def parse_blocks(text: str) -> list[dict[str, str]]:
 
 
 def typed_value(value: str | None) -> str | None:
-    """Strip the address/diagnostic type: ``rfc822; a@b`` -> ``a@b``, ``smtp; 550 ...`` -> ``550 ...``."""
+    """A typed field's value without its type: ``rfc822; a@b`` -> ``a@b``."""
     if not value:
         return None
     kind, semi, rest = value.partition(";")
@@ -137,4 +137,6 @@ class Rfc3464:
             action=action,
             remote_mta=typed_value(block.get("remote-mta")),
         )
+
+
 RECOGNISER = Rfc3464()

@@ -9,9 +9,10 @@ rest, so adding a format is mostly naming its phrases.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 
+from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses
 from backscatter.mail.formats.base import FoundRecipient, Report
 from backscatter.mail.message import MessageView, parse_headers
@@ -43,9 +44,25 @@ RETURNED_MARKERS: tuple[str, ...] = (
 )
 
 _HEADER_START = (
-    "received:", "return-path:", "message-id:", "from:", "date:", "subject:", "to:",
-    "mime-version:", "dkim-signature:", "x-", "delivered-to:", "content-type:", "reply-to:",
-    "authentication-results:", "arc-", "sender:", "cc:", "references:", "in-reply-to:",
+    "received:",
+    "return-path:",
+    "message-id:",
+    "from:",
+    "date:",
+    "subject:",
+    "to:",
+    "mime-version:",
+    "dkim-signature:",
+    "x-",
+    "delivered-to:",
+    "content-type:",
+    "reply-to:",
+    "authentication-results:",
+    "arc-",
+    "sender:",
+    "cc:",
+    "references:",
+    "in-reply-to:",
 )
 _MAX_RECIPIENT_LINES = 25
 _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
@@ -133,11 +150,11 @@ def recipient_sections(
     for number, (index, address) in enumerate(positions):
         following = positions[number + 1][0] if number + 1 < len(positions) else end
         stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
-        diagnostic = " ".join(
-            part for part in (line.strip() for line in lines[index:stop]) if part
-        )
+        diagnostic = " ".join(part for part in (line.strip() for line in lines[index:stop]) if part)
         context = " ".join(lines[max(start, index - 3) : index])
-        found.append(FoundRecipient(address=address, diagnostic=diagnostic or None, context=context))
+        found.append(
+            FoundRecipient(address=address, diagnostic=diagnostic or None, context=context)
+        )
     return found
 
 
@@ -147,11 +164,59 @@ def _listed_alone(line: str, address: str) -> bool:
     Such a line names a recipient even when it is the bounce's own addressee (a message
     sent to oneself) or a postmaster address, which prose mentions are not.
     """
-    rest = line.replace(address, "", 1) if address in line else line.lower().replace(address.lower(), "", 1)
+    rest = (
+        line.replace(address, "", 1)
+        if address in line
+        else line.lower().replace(address.lower(), "", 1)
+    )
     return not rest.strip(_LIST_PUNCTUATION)
 
 
 Predicate = Callable[[MessageView], bool]
+
+_DELAY_PHRASES = (
+    "has been delayed",
+    "this is a warning message only",
+    "will be retried",
+    "will keep trying",
+    "still undelivered",
+    "not yet been delivered",
+    "delivery delayed",
+    "message delayed",
+    "has not been delivered yet",
+)
+
+
+def body_says(*phrases: str) -> Predicate:
+    """A detector: the report text contains one of the phrases (case-insensitive)."""
+    lowered = tuple(p.lower() for p in phrases)
+
+    def detect(view: MessageView) -> bool:
+        text = view.plain_text[:20000].lower()
+        return any(p in text for p in lowered)
+
+    return detect
+
+
+def header_says(name: str, *phrases: str) -> Predicate:
+    """A detector: a header contains one of the phrases (case-insensitive)."""
+    lowered = tuple(p.lower() for p in phrases)
+
+    def detect(view: MessageView) -> bool:
+        value = view.header(name).lower()
+        return any(p in value for p in lowered)
+
+    return detect
+
+
+def any_of(*detectors: Predicate) -> Predicate:
+    return lambda view: any(d(view) for d in detectors)
+
+
+def is_delay_warning(text: str) -> bool:
+    """True when the whole report is a delay warning rather than a failure."""
+    lowered = text[:8000].lower()
+    return any(p in lowered for p in _DELAY_PHRASES)
 
 
 @dataclass(frozen=True)
@@ -167,19 +232,17 @@ class TextFormat:
     detect: Predicate
     starts: tuple[str, ...] = ()
     ends: tuple[str, ...] = ()
-    use_plain_text: bool = False
     skip_start_line: bool = False
-    extra_excluded: tuple[str, ...] = field(default_factory=tuple)
 
     def recognise(self, view: MessageView) -> Report | None:
-        if not self.detect(view):
+        if view.text_is_html or not self.detect(view):
             return None
         return read_text_report(self, view)
 
 
 def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
     """Apply a TextFormat's phrases to the message's report text."""
-    text = view.plain_text if fmt.use_plain_text else view.text
+    text = view.plain_text
     lines, lowered = lower_lines(text)
     start = 0
     if fmt.starts:
@@ -201,6 +264,11 @@ def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
     recipients = recipient_sections(lines, start, end, excluded)
     if not recipients:
         return None
+    if is_delay_warning("\n".join(lines[:end])):
+        for recipient in recipients:
+            stated = status_codes.enhanced_status(recipient.diagnostic or "")
+            if not stated or stated[0] != "5":
+                recipient.action = "delayed"
     return Report(fmt.name, recipients=recipients, returned=returned)
 
 

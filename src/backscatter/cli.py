@@ -1,0 +1,97 @@
+"""The ``backscatter`` command line: thin wrappers that parse options and call the core."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from backscatter.errors import BackscatterError
+from backscatter.mail import SourceError, iter_messages, parse
+from backscatter.render import WRITERS, Record
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Tell a genuine bounce from backscatter and fake non-delivery reports.",
+)
+
+
+class OutputFormat(StrEnum):
+    jsonl = "jsonl"
+    json = "json"
+    table = "table"
+
+
+PathsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        help="Messages to read: .eml files, mbox files, Maildirs, directories, or - for stdin.",
+        show_default=False,
+    ),
+]
+
+
+@app.command("parse")
+def parse_command(
+    paths: PathsArgument,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.jsonl,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Parse each message into its bounce anatomy: recipients, status, returned original."""
+    failures: list[SourceError] = []
+    with ExitStack() as stack:
+        out = _open_output(output, stack)
+        WRITERS[output_format.value](_records(paths, failures), out)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _records(paths: list[str], failures: list[SourceError]) -> Iterator[Record]:
+    for item in iter_messages(paths):
+        if isinstance(item, SourceError):
+            failures.append(item)
+            typer.echo(f"backscatter: cannot read {item.source}: {item.message}", err=True)
+            continue
+        yield parse(item).to_record()
+
+
+def _open_output(output: Path | None, stack: ExitStack) -> TextIO:
+    if output is None:
+        return sys.stdout
+    try:
+        return stack.enter_context(output.open("w", encoding="utf-8"))
+    except OSError as exc:
+        raise BackscatterError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@app.callback()
+def _root() -> None:
+    """Tell a genuine bounce from backscatter and fake non-delivery reports."""
+
+
+def main() -> None:
+    """Console entry point: user errors become one plain line and exit status 2."""
+    try:
+        app()
+    except BackscatterError as exc:
+        print(f"backscatter: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except BrokenPipeError:  # `backscatter parse ... | head` is normal use
+        sys.stderr.close()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Each supported family parsed from a fixture written in its MTA's true layout."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import parse_fixture
+
+# fixture, format, [(address, status, reason, hard)], original Message-ID
+BOUNCES = [
+    (
+        "postfix_dsn_user_unknown.eml",
+        "rfc3464",
+        [("nobody@receiver.example", "5.1.1", "user_unknown", True)],
+        "quarterly-2025-03@sender.example",
+    ),
+    (
+        "sendmail_dsn_delayed.eml",
+        "rfc3464",
+        [("carol@slow.example", "4.4.1", "expired", False)],
+        "notes-0320@laptop.sender.example",
+    ),
+    (
+        "exim_mailbox_full.eml",
+        "exim",
+        [("erin@full.example", "5.2.2", "mailbox_full", True)],
+        "photos.1744102800@desk.sender.example",
+    ),
+    (
+        "qmail_host_unknown.eml",
+        "qmail",
+        [("grace@no-such-domain.example", "5.1.2", "host_unknown", True)],
+        "invoice-1042.frank@sender.example",
+    ),
+    (
+        "gmail_delayed_text.eml",
+        "gmail",
+        [("ivan@busy.example", None, "expired", False)],
+        "lunch-0514@sender.example",
+    ),
+    (
+        "exchange_text_user_unknown.eml",
+        "exchange",
+        [("kim@corp.example", "5.1.1", "user_unknown", True)],
+        None,
+    ),
+    (
+        "dragonfly_policy.eml",
+        "dragonfly",
+        [("mia@strict.example", "5.7.26", "policy", True)],
+        "6826e1c6.weekly@df.sender.example",
+    ),
+]
+
+NOT_BOUNCES = [
+    ("not_bounce_arf_complaint.eml", "arf"),
+    ("not_bounce_auto_reply.eml", "auto-reply"),
+    ("not_bounce_success_dsn.eml", "rfc3464-success"),
+    ("fake_ndr_html_quarantine.eml", None),
+    ("fake_ndr_plain_release_link.eml", None),
+]
+
+
+@pytest.mark.parametrize(("name", "family", "recipients", "message_id"), BOUNCES)
+def test_bounce_anatomy(name, family, recipients, message_id):
+    bounce = parse_fixture(f"formats/{name}")
+    assert bounce.is_bounce
+    assert bounce.format == family
+    found = [(r.address, r.status, r.reason, r.hard) for r in bounce.recipients]
+    assert found == recipients
+    assert bounce.original_message_id == message_id
+    assert bounce.error is None
+
+
+@pytest.mark.parametrize(("name", "family"), NOT_BOUNCES)
+def test_not_a_bounce(name, family):
+    bounce = parse_fixture(f"formats/{name}")
+    assert not bounce.is_bounce
+    assert bounce.format == family
+    assert bounce.recipients == ()
+
+
+def test_dsn_fields_are_kept():
+    bounce = parse_fixture("formats/postfix_dsn_user_unknown.eml")
+    recipient = bounce.recipients[0]
+    assert recipient.action == "failed"
+    assert recipient.remote_mta == "mx.receiver.example"
+    assert recipient.diagnostic_code.startswith("550 5.1.1 <nobody@receiver.example>")
+    assert bounce.reporting_mta == "mx1.sender.example"
+    assert bounce.arrival_date == "Mon, 3 Mar 2025 10:15:00 +0100 (CET)"
+
+
+def test_returned_headers_from_rfc822_headers_part():
+    bounce = parse_fixture("formats/sendmail_dsn_delayed.eml")
+    assert bounce.original_from == "bob@sender.example"
+    assert bounce.original_to == "carol@slow.example"
+    assert bounce.original_subject == "Meeting notes"
+    assert bounce.original_date == "Thu, 20 Mar 2025 07:35:10 +0100"
+    assert len(bounce.original_received) == 1
+    assert bounce.recipients[0].action == "delayed"
+
+
+def test_returned_headers_quoted_in_text():
+    bounce = parse_fixture("formats/qmail_host_unknown.eml")
+    assert bounce.original_from == "frank@sender.example"
+    assert bounce.original_subject == "Invoice 1042"
+    assert bounce.original_received == (
+        "(qmail 30207 invoked by uid 1001); 12 May 2025 14:20:30 -0000",
+    )
+
+
+def test_exim_recipient_comes_from_x_failed_recipients_and_text():
+    bounce = parse_fixture("formats/exim_mailbox_full.eml")
+    assert "552 5.2.2 Mailbox full" in bounce.recipients[0].diagnostic_code
+
+
+def test_address_inside_a_link_is_not_a_recipient():
+    bounce = parse_fixture("formats/fake_ndr_plain_release_link.eml")
+    assert bounce.recipients == ()

@@ -1,0 +1,87 @@
+"""Address finding and status reading on free text."""
+
+from __future__ import annotations
+
+import pytest
+
+from backscatter.mail import status
+from backscatter.mail.addresses import addresses_in_text, header_addresses, normalise
+
+
+def test_addresses_in_prose_and_brackets():
+    text = "Delivery to <a.b+tag@Example.COM> failed; also c_d@sub.example.org."
+    assert list(addresses_in_text(text)) == ["a.b+tag@example.com", "c_d@sub.example.org"]
+
+
+def test_addresses_inside_urls_are_skipped():
+    text = "Click https://evil.example/release?u=victim@sender.example now"
+    assert list(addresses_in_text(text)) == []
+
+
+def test_file_and_pipe_paths_are_not_addresses():
+    assert list(addresses_in_text("|/usr/bin/procmail x@y /var/mail/u@host.example")) == []
+
+
+def test_a_long_run_without_at_sign_finds_nothing():
+    assert list(addresses_in_text("a" * 200_000 + "@")) == []
+
+
+def test_header_addresses_use_the_rfc5322_parser():
+    value = '"Doe, Jane" <jane@example.org>, bob@example.net (Bob)'
+    assert header_addresses(value) == ["jane@example.org", "bob@example.net"]
+
+
+def test_normalise():
+    assert normalise("<Jane.Doe@Example.ORG.>") == "Jane.Doe@example.org"
+    assert normalise("mailto:x@Y.example") == "x@y.example"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("550 5.1.1 <a@b.example>: User unknown", "5.1.1"),
+        ("Sorry (#5.4.4)", "5.4.4"),
+        ("remote host 192.0.2.5.1 said 550", None),
+        ("DragonFly Mail Agent v0.13 at host", None),
+        ("452 4.2.2 Over quota", "4.2.2"),
+    ],
+)
+def test_enhanced_status(text, code):
+    assert status.enhanced_status(text) == code
+
+
+def test_reply_code_and_derived_status():
+    assert status.reply_code("said: 552 sorry, mailbox full") == "552"
+    assert status.status_from_reply("552") == "5.2.2"
+    assert status.status_from_reply("550") == "5.0.0"
+    assert status.reply_code("port 25000 refused") is None
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "code", "reason"),
+    [
+        (
+            "Recipient address rejected: User unknown in local recipient table",
+            "5.1.1",
+            "user_unknown",
+        ),
+        ("Mailbox full: quota exceeded", "5.2.2", "mailbox_full"),
+        ("Host or domain name not found", "5.1.2", "host_unknown"),
+        ("Message rejected as spam by Content Filtering", "5.7.1", "blocked"),
+        ("SPF check failed for sender", "5.7.23", "policy"),
+        ("Message size exceeds fixed maximum message size", "5.3.4", "message_too_large"),
+        ("Syntax error in parameters", "5.5.2", "syntax_error"),
+        ("Connection timed out", "4.4.1", "expired"),
+        (None, "5.1.1", "user_unknown"),
+        ("something odd", None, "other"),
+    ],
+)
+def test_reason_taxonomy(diagnostic, code, reason):
+    assert status.classify_reason(diagnostic, code) == reason
+
+
+def test_hardness_follows_permanence():
+    assert status.is_hard("5.2.2")
+    assert not status.is_hard("4.4.7")
+    assert not status.is_hard("5.0.0", action="delayed")
+    assert status.is_hard(None, reply="550")
