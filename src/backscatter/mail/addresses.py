@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 from collections.abc import Iterator
+from functools import lru_cache
 
 # flanker's ply lexer and parser log grammar warnings on import and a warning for every
 # address they cannot read; neither is for the user's eyes, so they go nowhere.
@@ -49,13 +50,41 @@ def header_addresses(value: str) -> list[str]:
     """The addr-specs named in an address header such as From, To or Cc."""
     if not value:
         return []
-    value = value[:_MAX_HEADER_CHARS]
+    return list(_header_addresses(value[:_MAX_HEADER_CHARS]))
+
+
+@lru_cache(maxsize=4096)
+def _header_addresses(value: str) -> tuple[str, ...]:
+    """Cached: a mailbox's bounces repeat the same few To and From values."""
+    simple = _simple_mailbox(value)
+    if simple is not None:
+        return (simple,)
     try:
         parsed = _flanker_address.parse_list(value)
     except Exception:  # flanker's parser is strict and can fail on hostile input
         parsed = []
     found = [normalise(a.address) for a in parsed if getattr(a, "address", None)]
-    return found or list(addresses_in_text(value))
+    return tuple(found or addresses_in_text(value))
+
+
+def _simple_mailbox(value: str) -> str | None:
+    """``a@b`` or ``Name <a@b>`` with nothing RFC 5322 makes subtle: no parser needed.
+
+    Anything with quotes, comments, groups, escapes or several addresses goes to flanker.
+    """
+    if any(ch in value for ch in '",;:()\\'):
+        return None
+    open_at, close_at = value.find("<"), value.rfind(">")
+    spec = value[open_at + 1 : close_at] if 0 <= open_at < close_at else value
+    spec = spec.strip()
+    if spec.count("@") != 1 or any(ch.isspace() or ch in "<>" for ch in spec):
+        return None
+    if open_at == -1 and value.strip() != spec:
+        return None
+    local, _, domain = spec.partition("@")
+    if not local or not _plausible_domain(domain):
+        return None
+    return normalise(spec)
 
 
 def first_header_address(value: str) -> str | None:
