@@ -81,6 +81,12 @@ def html_to_text(markup: str) -> str:
     return html.unescape(_TAG.sub(" ", markup))
 
 
+def content_type(part: Message) -> str:
+    """The part's MIME type, tolerating a missing ``;`` before parameters (seen in the wild)."""
+    ctype = part.get_content_type()
+    return ctype.split(None, 1)[0] if " " in ctype or "\n" in ctype or "\t" in ctype else ctype
+
+
 def parse_headers(text: str) -> Message:
     """Parse a block of header lines (a returned message's headers) into a Message."""
     return _header_parser.parsestr(text, headersonly=True)
@@ -116,7 +122,7 @@ class MessageView:
         while stack and len(found) < 2000:
             part = stack.pop()
             found.append(part)
-            ctype = part.get_content_type()
+            ctype = content_type(part)
             if part.is_multipart() and ctype not in _RETURNED_TYPES:
                 payload = part.get_payload()
                 if isinstance(payload, list):
@@ -126,13 +132,13 @@ class MessageView:
     @cached_property
     def status_parts(self) -> list[Message]:
         """Parts that carry RFC 3464 delivery-status fields."""
-        return [p for p in self.parts if p.get_content_type() in _STATUS_TYPES]
+        return [p for p in self.parts if content_type(p) in _STATUS_TYPES]
 
     @cached_property
     def returned_part(self) -> Message | None:
         """The attached original (or its headers), when the report attaches it as a part."""
         for part in self.parts:
-            if part.get_content_type() in _RETURNED_TYPES:
+            if content_type(part) in _RETURNED_TYPES:
                 return part
         return None
 
@@ -143,7 +149,7 @@ class MessageView:
         for part in self.parts:
             if part.is_multipart():
                 continue
-            ctype = part.get_content_type()
+            ctype = content_type(part)
             if ctype == "text/plain" or (ctype == "text/html" and html_part is None):
                 if ctype == "text/html":
                     html_part = part
@@ -182,7 +188,7 @@ class MessageView:
         chunks: list[str] = []
         total = 0
         for part in self.parts:
-            if part.is_multipart() or part.get_content_type() != "text/plain":
+            if part.is_multipart() or content_type(part) != "text/plain":
                 continue
             body = decode_payload(part)
             chunks.append(body)

@@ -25,6 +25,9 @@ class AmazonSes:
         if '"notificationType"' not in text[:2000] and '"eventType"' not in text[:2000]:
             return None
         document = _load_json(text)
+        if isinstance(document, dict) and isinstance(document.get("Message"), str):
+            # Delivered through an SNS topic: the SES event is a JSON string inside it.
+            document = _load_json(document["Message"])
         if not isinstance(document, dict):
             return None
         kind = document.get("notificationType") or document.get("eventType")

@@ -9,5 +9,4 @@ RECOGNISER = TextFormat(
         header_says("x-mailer", "microsoft exchange"),
     ),
     starts=("did not reach the following recipient",),
-    skip_start_line=True,
 )

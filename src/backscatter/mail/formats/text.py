@@ -127,12 +127,14 @@ def excluded_addresses(view: MessageView, returned: Message | None) -> set[str]:
 
 
 def recipient_sections(
-    lines: Sequence[str], start: int, end: int, excluded: set[str]
+    lines: Sequence[str], start: int, end: int, excluded: set[str], named_on_start: bool = False
 ) -> list[FoundRecipient]:
     """Addresses between ``start`` and ``end``, each with the text that follows it.
 
     The diagnostic of a recipient is every line after its address up to the next recipient
     (or 25 lines), which is how Exim, qmail, Gmail and most free-text formats lay it out.
+    With ``named_on_start``, an address on the start line itself ("error delivering your mail
+    to <postmaster@x>") is a recipient whatever its local part.
     """
     positions: list[tuple[int, str]] = []
     seen: set[str] = set()
@@ -140,7 +142,8 @@ def recipient_sections(
         for address in addresses_in_text(lines[index]):
             key = address.lower()
             local = key.split("@", 1)[0]
-            listed = _listed_alone(lines[index], address)
+            on_start = named_on_start and index == start
+            listed = on_start or _listed_alone(lines[index], address)
             if not listed and (key in excluded or local in _IGNORED_LOCALS):
                 continue
             if key not in seen:
@@ -261,7 +264,7 @@ def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
             end = block
             returned = returned_headers(lines, block)
     excluded = excluded_addresses(view, returned)
-    recipients = recipient_sections(lines, start, end, excluded)
+    recipients = recipient_sections(lines, start, end, excluded, bool(fmt.starts))
     if not recipients:
         return None
     if is_delay_warning("\n".join(lines[:end])):
