@@ -24,6 +24,8 @@ FAMILIES: tuple[str, ...] = (
     "opensmtpd",
     "sendmail",
     "postfix",
+    "kddi",
+    "notes",
     "generic",
 )
 

@@ -22,7 +22,8 @@ class AmazonSes:
 
     def recognise(self, view: MessageView) -> Report | None:
         text = view.plain_text
-        if '"notificationType"' not in text[:2000] and '"eventType"' not in text[:2000]:
+        head = text[:2000]
+        if "notificationType" not in head and "eventType" not in head:
             return None
         document = _load_json(text)
         if isinstance(document, dict) and isinstance(document.get("Message"), str):

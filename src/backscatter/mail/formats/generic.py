@@ -102,9 +102,23 @@ def returned_recipients(returned: Message | None) -> set[str]:
     return found
 
 
+_FAILURE_PHRASES = (
+    "could not be delivered",
+    "undeliverable",
+    "delivery failed",
+    "failed permanently",
+    "not be delivered",
+    "delivery has failed",
+    "no valid recipients",
+    "unable to deliver",
+)
+
+
 def states_failure(diagnostic: str | None) -> bool:
+    """True when text says delivery failed: an SMTP code, a known cause, or plain words."""
     text = diagnostic or ""
-    return bool(
+    lowered = text.lower()
+    return any(p in lowered for p in _FAILURE_PHRASES) or bool(
         status_codes.enhanced_status(text)
         or status_codes.reply_code(text)
         or status_codes.classify_reason(text, None) != status_codes.OTHER

@@ -41,6 +41,7 @@ RETURNED_MARKERS: tuple[str, ...] = (
     "your message reads (in part)",
     "--- the header of the original message is following. ---",
     "included below is the",
+    "original message:",
 )
 
 _HEADER_START = (
@@ -278,4 +279,7 @@ def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
 def _looks_like_returned(lowered: Sequence[str], start: int) -> bool:
     block = lowered[start : start + 60]
     names = {line.split(":", 1)[0] for line in block if ":" in line}
+    # A summary ("To: / Subject: / Sent:") is not the returned copy: that has a trace or an ID.
+    if not names & {"received", "message-id", "return-path"}:
+        return False
     return len(names & {"received", "message-id", "subject", "date", "from", "to"}) >= 2
