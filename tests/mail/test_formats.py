@@ -50,6 +50,54 @@ BOUNCES = [
         [("mia@strict.example", "5.7.26", "policy", True)],
         "6826e1c6.weekly@df.sender.example",
     ),
+    (
+        "yahoo_user_unknown.eml",
+        "yahoo",
+        [("iris@receiver.example", "5.1.1", "user_unknown", True)],
+        "catchup-0522@sender.example",
+    ),
+    (
+        "opensmtpd_host_unknown.eml",
+        "opensmtpd",
+        [("kate@gone.example", None, "host_unknown", True)],
+        "tickets-0523@sender.example",
+    ),
+    (
+        "sendmail_text_transcript.eml",
+        "sendmail",
+        [("maya@receiver.example", "5.1.1", "user_unknown", True)],
+        "agenda-0524@sender.example",
+    ),
+    (
+        "postfix_text_no_dsn.eml",
+        "postfix",
+        [("olga@receiver.example", "5.7.1", "blocked", True)],
+        "proposal-0525@sender.example",
+    ),
+    (
+        "amazonses_json.eml",
+        "amazonses",
+        [("pia@receiver.example", "5.1.1", "user_unknown", True)],
+        "offers-0526@sender.example",
+    ),
+    (
+        "kddi_mailbox_full.eml",
+        "kddi",
+        [("ruth@mx01.dion.ne.jp", None, "mailbox_full", True)],
+        None,
+    ),
+    (
+        "notes_user_unknown.eml",
+        "notes",
+        [("tom@notes.partner.example", None, "user_unknown", True)],
+        "budget-0528@sender.example",
+    ),
+    (
+        "generic_unknown_mta.eml",
+        "generic",
+        [("vera@partner.example", "5.0.0", "user_unknown", True)],
+        None,
+    ),
 ]
 
 NOT_BOUNCES = [
@@ -117,3 +165,20 @@ def test_exim_recipient_comes_from_x_failed_recipients_and_text():
 def test_address_inside_a_link_is_not_a_recipient():
     bounce = parse_fixture("formats/fake_ndr_plain_release_link.eml")
     assert bounce.recipients == ()
+
+
+def test_every_registered_family_has_a_fixture():
+    from backscatter.mail.formats import FAMILIES
+
+    assert set(FAMILIES) <= {family for _, family, _, _ in BOUNCES}
+
+
+def test_delay_warning_is_soft_and_delayed():
+    bounce = parse_fixture("formats/gmail_delayed_text.eml")
+    assert [(r.action, r.hard) for r in bounce.recipients] == [("delayed", False)]
+
+
+def test_amazon_ses_reads_the_original_headers_from_json():
+    bounce = parse_fixture("formats/amazonses_json.eml")
+    assert bounce.original_subject == "May offers"
+    assert bounce.reporting_mta == "a1-2.smtp-out.eu-west-1.amazonses.example"

@@ -18,7 +18,7 @@ FAMILIES: tuple[str, ...] = (
     "exim",
     "qmail",
     "yahoo",
-    "google",
+    "gmail",
     "exchange",
     "dragonfly",
     "opensmtpd",

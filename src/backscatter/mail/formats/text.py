@@ -156,6 +156,9 @@ def recipient_sections(
         stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
         diagnostic = " ".join(part for part in (line.strip() for line in lines[index:stop]) if part)
         context = " ".join(lines[max(start, index - 3) : index])
+        if diagnostic.strip(_LIST_PUNCTUATION).lower() == address.lower() and context.strip():
+            # Lotus Notes and others state the reason above the address, not below it.
+            diagnostic = f"{context.strip()} {diagnostic}"
         found.append(
             FoundRecipient(address=address, diagnostic=diagnostic or None, context=context)
         )
@@ -268,11 +271,11 @@ def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
     recipients = recipient_sections(lines, start, end, excluded, bool(fmt.starts))
     if not recipients:
         return None
-    if is_delay_warning("\n".join(lines[:end])):
-        for recipient in recipients:
-            stated = status_codes.enhanced_status(recipient.diagnostic or "")
-            if not stated or stated[0] != "5":
-                recipient.action = "delayed"
+    delay = is_delay_warning("\n".join(lines[:end]))
+    for recipient in recipients:
+        stated = status_codes.enhanced_status(recipient.diagnostic or "")
+        # A report that is not a delay warning reports failures, whatever words it uses.
+        recipient.action = "delayed" if delay and (not stated or stated[0] != "5") else "failed"
     return Report(fmt.name, recipients=recipients, returned=returned)
 
 
