@@ -37,7 +37,9 @@ def normalise(address: str) -> str:
     The local part keeps its case (RFC 5321 says it may matter); comparisons that want to
     ignore case lower-case both sides themselves.
     """
-    address = address.strip().strip("<>\"' ").strip()
+    address = address.strip().strip("<>").strip()
+    if len(address) > 1 and address[0] == address[-1] and address[0] in "\"'":
+        address = address[1:-1].strip()  # the whole address quoted, not a quoted local part
     if address[:7].lower() == "mailto:":
         address = address[7:]
     local, at, domain = address.rpartition("@")

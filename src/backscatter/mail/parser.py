@@ -80,7 +80,9 @@ def _settle(found: FoundRecipient) -> FailedRecipient:
     status = found.status if found.status and found.status[:1] in "245" else None
     stated = codes.enhanced_status(diagnostic or "")
     reply = codes.reply_code(diagnostic or "")
-    if codes.is_generic(status) and stated and stated[0] == (status or stated)[0]:
+    if stated and stated[0] == (status or stated)[0]:
+        # The remote server's own code is more specific than the reporting MTA's summary
+        # (Sendmail writes Status: 4.4.7 for a "450 4.7.1 Access denied" it gave up on).
         status = stated
     status = status or stated or codes.status_from_reply(reply)
     return FailedRecipient(

@@ -33,8 +33,8 @@ REASONS = (
     OTHER,
 )
 
-_ENHANCED = re.compile(r"(?<![\w.#/-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
-_QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\)")
+_ENHANCED = re.compile(r"(?<![\w./-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
+_QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"(?<![\w.:/#\[-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)
 
 # Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).

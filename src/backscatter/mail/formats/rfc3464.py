@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from email.message import Message
 
-from backscatter.mail.addresses import normalise
+from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
 from backscatter.mail.message import MessageView, decode_payload, header_text
 
@@ -22,8 +22,19 @@ def field_blocks(part: Message) -> list[dict[str, str]]:
     payload = part.get_payload()
     encoding = str(part.get("content-transfer-encoding", "")).lower()
     if isinstance(payload, list) and encoding not in ("base64", "quoted-printable"):
-        return [{k.lower(): header_text(v) for k, v in block.items()} for block in payload]
+        return [{k.lower(): _field_text(k, v) for k, v in block.items()} for block in payload]
     return parse_blocks(decode_payload(part))
+
+
+_ADDRESS_FIELDS = frozenset({"final-recipient", "original-recipient", "x-actual-recipient"})
+
+
+def _field_text(name: str, value: object) -> str:
+    """Field values decoded for reading; address fields kept as written (RFC 2047 words are
+    not allowed in an address, and decoding one would invent a different mailbox)."""
+    if name.lower() in _ADDRESS_FIELDS:
+        return " ".join(str(value).split())
+    return header_text(value)
 
 
 def parse_blocks(text: str) -> list[dict[str, str]]:
@@ -74,6 +85,16 @@ def _usable(address: str | None) -> bool:
     return bool(address) and "@" in address and address[0] not in "|/" and " " not in address
 
 
+def _name_pipe_deliveries(report: Report, view: MessageView) -> None:
+    """Exim reports a pipe or file delivery as Final-Recipient; X-Failed-Recipients names
+    the address it was generated for, which is the recipient the sender knows."""
+    named = [normalise(a) for a in addresses_in_text(view.header("x-failed-recipients"))]
+    unusable = [r for r in report.recipients if not _usable(r.address)]
+    if named and len(unusable) <= len(named):
+        for recipient, address in zip(unusable, named, strict=False):
+            recipient.address = address
+
+
 class Rfc3464:
     """Reads ``message/delivery-status`` parts (RFC 3464; RFC 6533 global variant)."""
 
@@ -106,6 +127,7 @@ class Rfc3464:
                     seen_success = True
                     continue
                 report.recipients.append(recipient)
+        _name_pipe_deliveries(report, view)
         if not report.recipients:
             if not seen_success:
                 return None  # status fields name nobody: let the text formats read the report
