@@ -1,7 +1,7 @@
 """The parser against the real-mail corpus in ../shared/corpus, when it is there.
 
-The floors are what the parser measured when this test was written, so a change that makes
-it worse fails; the issue's targets are printed by scripts/bench_parse.py.
+The floors are the targets the parser was built to (issue 2), so a change that drops below
+them fails; scripts/bench_parse.py --failures lists what each metric missed.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.corpus
 
+# The issue's targets; the parser measured 99.1 / 98.3 / 98.5 / 98.1 / 98.6 % when written.
 FLOORS = {
-    "recall": 0.97,
+    "recall": 0.99,
     "specificity": 0.98,
-    "recipients": 0.95,
-    "status": 0.94,
-    "message_id": 0.96,
+    "recipients": 0.98,
+    "status": 0.97,
+    "message_id": 0.98,
 }
 
 

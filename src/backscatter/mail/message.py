@@ -140,6 +140,30 @@ class MessageView:
         for part in self.parts:
             if content_type(part) in _RETURNED_TYPES:
                 return part
+        for part in self.parts[1:]:
+            # Some MTAs attach the original with no MIME headers of its own, so the parser
+            # reads the original's headers as the part's: a trace and an ID give it away.
+            if not part.is_multipart() and part.get("message-id") and part.get("received"):
+                return part
+        return None
+
+    @cached_property
+    def attached_original(self) -> Message | None:
+        """The headers of the attached original as a Message, however it was attached."""
+        part = self.returned_part
+        if part is None:
+            return None
+        if content_type(part) not in _RETURNED_TYPES:
+            return part
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+            if inner.keys():
+                return inner
+            # A blank line before the headers makes the parser see an empty header block.
+            payload = inner.get_payload()
+        if isinstance(payload, str) and payload.strip():
+            return parse_headers(payload.lstrip())
         return None
 
     @cached_property

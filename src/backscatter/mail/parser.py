@@ -102,28 +102,12 @@ def _returned_message(view: MessageView, report: Report | None) -> Message | Non
     Reports keep them in an attached part, quoted in the text after a marker, or quoted
     anywhere; the first candidate with a Message-ID wins, else the first candidate at all.
     """
-    candidates = [report.returned if report is not None else None, _attached(view)]
+    candidates = [report.returned if report is not None else None, view.attached_original]
     if report is not None and report.is_bounce:
         lines, _ = lower_lines(view.plain_text or view.text)
         candidates.append(_headers_after_message_id(lines))
     found = [c for c in candidates if c is not None]
     return next((c for c in found if c.get("message-id")), found[0] if found else None)
-
-
-def _attached(view: MessageView) -> Message | None:
-    part = view.returned_part
-    if part is None:
-        return None
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        inner = payload[0]
-        if inner.keys():
-            return inner
-        # A blank line before the headers makes the parser see an empty header block.
-        payload = inner.get_payload()
-    if isinstance(payload, str) and payload.strip():
-        return parse_headers(payload.lstrip())
-    return None
 
 
 def _headers_after_message_id(lines: list[str]) -> Message | None:
@@ -134,7 +118,10 @@ def _headers_after_message_id(lines: list[str]) -> Message | None:
             while start > 0 and index - start < 60 and lines[start - 1].strip():
                 start -= 1
             block: list[str] = []
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
             for text in lines[start : index + 60]:
+                if indent and text.startswith(indent):
+                    text = text[len(indent) :]  # a quoted, indented summary of the fields
                 text = text.lstrip("> ") if text.startswith(">") else text
                 if not text.strip():
                     break

@@ -140,7 +140,7 @@ class Generic:
             report = _addressed_only(view) if not failed_header else Report(self.name)
             if report is None:
                 return None
-        addressed = returned_recipients(report.returned or returned_original(view))
+        addressed = returned_recipients(report.returned or view.attached_original)
         kept = [
             r
             for r in report.recipients
@@ -157,21 +157,6 @@ class Generic:
 def _listed(recipient: FoundRecipient) -> bool:
     diagnostic = (recipient.diagnostic or "").strip("<>:;,.*-• ")
     return diagnostic.lower() == recipient.address.lower()
-
-
-def returned_original(view: MessageView) -> Message | None:
-    """The attached original's headers, when the report attaches it as a MIME part."""
-    part = view.returned_part
-    if part is None:
-        return None
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    if isinstance(payload, str):
-        from backscatter.mail.message import parse_headers
-
-        return parse_headers(payload.lstrip())
-    return None
 
 
 def _addressed_only(view: MessageView) -> Report | None:
@@ -192,7 +177,7 @@ def _addressed_only(view: MessageView) -> Report | None:
     lines, lowered = lower_lines(view.text)
     marker = find_marker(lowered, RETURNED_MARKERS)
     returned = returned_headers(lines, marker + 1) if marker is not None else None
-    returned = returned or returned_original(view)
+    returned = returned or view.attached_original
     if returned is None:
         return None
     addressed = sorted(returned_recipients_ordered(returned))
