@@ -121,6 +121,9 @@ def main() -> int:
     corpus_messages = [data for _, _, data in load(args.corpus)[0]]
     result["messages_per_second"] = speed(corpus_messages, args.repeat)
     result["mean_message_bytes"] = sum(map(len, corpus_messages)) / len(corpus_messages)
+    typical = [data for data in corpus_messages if 3 * 1024 <= len(data) <= 5 * 1024]
+    result["typical_messages_per_second"] = speed(typical, args.repeat * 4)
+    result["typical_count"] = len(typical)
     fixtures = fixture_messages()
     result["fixture_messages_per_second"] = speed(fixtures, args.repeat * 40)
     result["fixture_mean_bytes"] = sum(map(len, fixtures)) / len(fixtures)
@@ -135,6 +138,8 @@ def main() -> int:
     print(
         f"{'parse speed':18} {result['messages_per_second']:,.0f} messages/s on one core "
         f"(corpus, mean {result['mean_message_bytes'] / 1024:.1f} KB); "
+        f"{result['typical_messages_per_second']:,.0f} messages/s "
+        f"({result['typical_count']} corpus bounces of 3-5 KB); "
         f"{result['fixture_messages_per_second']:,.0f} messages/s "
         f"(fixtures, mean {result['fixture_mean_bytes'] / 1024:.1f} KB)"
     )

@@ -17,7 +17,7 @@ FORMATS = ("jsonl", "json", "table")
 _TABLE_COLUMNS = (
     ("source", 34),
     ("bounce", 6),
-    ("format", 9),
+    ("format", 15),
     ("recipient", 32),
     ("status", 7),
     ("reason", 17),
@@ -60,8 +60,13 @@ def write_table(records: Iterable[Record], out: TextIO) -> None:
 
 def _row(values: Iterable[str]) -> str:
     cells = []
-    for value, (_, width) in zip(values, _TABLE_COLUMNS, strict=True):
-        text = value if len(value) <= width else value[: width - 1] + "…"
+    for value, (name, width) in zip(values, _TABLE_COLUMNS, strict=True):
+        if len(value) <= width:
+            text = value
+        elif name == "source":  # the end of a path (file name, #N) is what tells rows apart
+            text = "…" + value[-(width - 1) :]
+        else:
+            text = value[: width - 1] + "…"
         cells.append(text.ljust(width))
     return "  ".join(cells).rstrip()
 

@@ -182,3 +182,17 @@ def test_amazon_ses_reads_the_original_headers_from_json():
     bounce = parse_fixture("formats/amazonses_json.eml")
     assert bounce.original_subject == "May offers"
     assert bounce.reporting_mta == "a1-2.smtp-out.eu-west-1.amazonses.example"
+
+
+def test_original_attached_without_mime_headers_is_found():
+    bounce = parse_fixture("formats/sendmail_original_without_mime_headers.eml")
+    assert [r.address for r in bounce.recipients] == ["xena@partner.example"]
+    assert bounce.original_message_id == "headless-0530@sender.example"
+    assert bounce.original_subject == "Headless original"
+
+
+def test_indented_quoted_header_summary_gives_the_original_fields():
+    bounce = parse_fixture("formats/pmdf_indented_summary.eml")
+    assert [(r.address, r.status) for r in bounce.recipients] == [("zack@partner.example", "5.1.1")]
+    assert bounce.original_message_id == "summary-0531@sender.example"
+    assert bounce.original_to == "zack@partner.example"
