@@ -196,3 +196,9 @@ def test_indented_quoted_header_summary_gives_the_original_fields():
     assert [(r.address, r.status) for r in bounce.recipients] == [("zack@partner.example", "5.1.1")]
     assert bounce.original_message_id == "summary-0531@sender.example"
     assert bounce.original_to == "zack@partner.example"
+
+
+def test_reporting_mta_of_a_text_bounce_is_where_it_was_written():
+    assert parse_fixture("formats/exim_mailbox_full.eml").reporting_mta == "mail.sender.example"
+    # qmail's bounce has no "by" hop of its own: the From address names the host.
+    assert parse_fixture("formats/qmail_host_unknown.eml").reporting_mta == "smtp.sender.example"

@@ -112,7 +112,7 @@ class MessageView:
 
     @cached_property
     def report_type(self) -> str:
-        return (self.message.get_param("report-type") or "").__str__().lower()
+        return str(self.message.get_param("report-type") or "").lower()
 
     @cached_property
     def parts(self) -> list[Message]:

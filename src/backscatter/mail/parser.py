@@ -179,13 +179,14 @@ def _outer_fields(view: MessageView, raw: RawMessage) -> dict[str, object]:
 
 
 def _reporting_mta_from_received(view: MessageView) -> str | None:
-    """Free-text bounces name no Reporting-MTA; the first ``by`` host is the one that wrote it."""
-    for value in view.message.get_all("received") or ()[:3]:
+    """Free-text bounces name no Reporting-MTA: the earliest (bottom) Received header was
+    added where the report was written; failing that, the host in the From address."""
+    for value in reversed(view.message.get_all("received") or ()):
         text = header_text(value)
-        by = text.find(" by ")
-        if by != -1:
-            host = text[by + 4 :].split(None, 1)
-            if host:
+        by = text.find("by ")
+        if by != -1 and (by == 0 or text[by - 1].isspace()):
+            host = text[by + 3 :].split(None, 1)
+            if host and "." in host[0]:
                 return host[0].strip("();")
     for address in addresses_in_text(view.header("from")):
         return address.split("@", 1)[1]

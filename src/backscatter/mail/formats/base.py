@@ -24,7 +24,6 @@ class FoundRecipient:
     status: str | None = None
     action: str | None = None
     remote_mta: str | None = None
-    context: str = ""  # the lines just before the address, for recognisers to judge by
 
 
 @dataclass(slots=True)

@@ -14,7 +14,13 @@ from email.message import Message
 from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
-from backscatter.mail.formats.text import TextFormat
+from backscatter.mail.formats.text import (
+    RETURNED_MARKERS,
+    TextFormat,
+    find_marker,
+    lower_lines,
+    returned_headers,
+)
 from backscatter.mail.message import MessageView, header_text
 
 DAEMON_LOCALS = (
@@ -144,19 +150,12 @@ class Generic:
         kept = [
             r
             for r in report.recipients
-            if states_failure(r.diagnostic)
-            or r.address.lower() in addressed
-            or (_listed(r) and states_failure(r.context))
+            if states_failure(r.diagnostic) or r.address.lower() in addressed
         ]
         if failed_header:
             kept = _with_header_recipients(kept, report.recipients, failed_header)
         report.recipients = kept
         return report if kept else None
-
-
-def _listed(recipient: FoundRecipient) -> bool:
-    diagnostic = (recipient.diagnostic or "").strip("<>:;,.*-• ")
-    return diagnostic.lower() == recipient.address.lower()
 
 
 def _addressed_only(view: MessageView) -> Report | None:
@@ -165,27 +164,20 @@ def _addressed_only(view: MessageView) -> Report | None:
     The recipients are then those the returned original was addressed to, as Sisimai
     does for these formats; a report with no returned original names nobody and is declined.
     """
-    if not has_mail_system_signature(view) or not states_failure(view.text[:4000]):
+    if not has_mail_system_signature(view) or not states_failure(view.plain_text[:4000]):
         return None
-    from backscatter.mail.formats.text import (
-        RETURNED_MARKERS,
-        find_marker,
-        lower_lines,
-        returned_headers,
-    )
-
-    lines, lowered = lower_lines(view.text)
+    lines, lowered = lower_lines(view.plain_text)
     marker = find_marker(lowered, RETURNED_MARKERS)
     returned = returned_headers(lines, marker + 1) if marker is not None else None
     returned = returned or view.attached_original
     if returned is None:
         return None
-    addressed = sorted(returned_recipients_ordered(returned))
+    addressed = returned_recipients_ordered(returned)
     if not addressed or len(addressed) > 5:
         return None
     return Report(
         "generic",
-        [FoundRecipient(address=a, diagnostic=view.text[:600]) for a in addressed],
+        [FoundRecipient(address=a, diagnostic=view.plain_text[:600]) for a in addressed],
         returned=returned,
     )
 

@@ -159,9 +159,7 @@ def recipient_sections(
         if diagnostic.strip(_LIST_PUNCTUATION).lower() == address.lower() and context.strip():
             # Lotus Notes and others state the reason above the address, not below it.
             diagnostic = f"{context.strip()} {diagnostic}"
-        found.append(
-            FoundRecipient(address=address, diagnostic=diagnostic or None, context=context)
-        )
+        found.append(FoundRecipient(address=address, diagnostic=diagnostic or None))
     return found
 
 
@@ -171,12 +169,7 @@ def _listed_alone(line: str, address: str) -> bool:
     Such a line names a recipient even when it is the bounce's own addressee (a message
     sent to oneself) or a postmaster address, which prose mentions are not.
     """
-    rest = (
-        line.replace(address, "", 1)
-        if address in line
-        else line.lower().replace(address.lower(), "", 1)
-    )
-    return not rest.strip(_LIST_PUNCTUATION)
+    return not line.lower().replace(address.lower(), "", 1).strip(_LIST_PUNCTUATION)
 
 
 Predicate = Callable[[MessageView], bool]
