@@ -94,3 +94,12 @@ def test_inputs_are_never_modified(tmp_path, data_dir):
     assert len(list(iter_messages([str(mbox)]))) == 2
     assert hashlib.sha256(mbox.read_bytes()).hexdigest() == before
     assert mbox.stat().st_mtime_ns == stat.st_mtime_ns
+
+
+def test_maildir_plus_plus_subfolders_are_read(tmp_path, data_dir):
+    for folder in ("Maildir", "Maildir/.Bounces"):
+        for sub in ("cur", "new", "tmp"):
+            (tmp_path / folder / sub).mkdir(parents=True)
+    shutil.copy(data_dir / EXIM, tmp_path / "Maildir" / ".Bounces" / "cur" / "9.host:2,")
+    sources = [m.source for m in iter_messages([str(tmp_path / "Maildir")])]
+    assert sources == [str(tmp_path / "Maildir" / ".Bounces" / "cur" / "9.host:2,")]

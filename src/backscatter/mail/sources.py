@@ -70,13 +70,12 @@ def _read_file(path: str) -> Iterator[RawMessage | SourceError]:
 
 def _read_directory(root: str) -> Iterator[RawMessage | SourceError]:
     """Walk a folder tree in a stable order; inside a Maildir read only ``cur`` and ``new``."""
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+    for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         if _is_maildir(dirpath):
-            # Maildir: tmp/ holds half-delivered files, the root holds index files.
-            dirnames[:] = [d for d in dirnames if d not in ("tmp",)]
-            continue
-        if os.path.basename(dirpath) == "tmp" and _is_maildir(os.path.dirname(dirpath)):
+            # Maildir: tmp/ holds half-delivered files, the root holds index files;
+            # cur/, new/ and Maildir++ subfolders (.Sent, .Junk) are walked as usual.
+            dirnames[:] = [d for d in dirnames if d != "tmp"]
             continue
         for name in sorted(filenames):
             yield from _read_file(os.path.join(dirpath, name))
