@@ -8,13 +8,13 @@ them (an attached ``message/rfc822``, a ``text/rfc822-headers`` part, or quoted 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from email.message import Message
 
 from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
 from backscatter.mail.formats import RECOGNISERS, FoundRecipient, Report
-from backscatter.mail.formats.text import lower_lines
 from backscatter.mail.message import MessageView, header_text, parse_headers
 from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report
 from backscatter.mail.sources import RawMessage
@@ -101,13 +101,23 @@ def _returned_message(view: MessageView, report: Report | None) -> Message | Non
 
     Reports keep them in an attached part, quoted in the text after a marker, or quoted
     anywhere; the first candidate with a Message-ID wins, else the first candidate at all.
+    Candidates are looked for lazily, so the text is scanned only when the parts fall short.
     """
-    candidates = [report.returned if report is not None else None, view.attached_original]
+    first = None
+    for candidate in _returned_candidates(view, report):
+        if candidate is not None:
+            if candidate.get("message-id"):
+                return candidate
+            first = first or candidate
+    return first
+
+
+def _returned_candidates(view: MessageView, report: Report | None) -> Iterator[Message | None]:
+    if report is not None:
+        yield report.returned
+    yield view.attached_original
     if report is not None and report.is_bounce:
-        lines, _ = lower_lines(view.plain_text or view.text)
-        candidates.append(_headers_after_message_id(lines))
-    found = [c for c in candidates if c is not None]
-    return next((c for c in found if c.get("message-id")), found[0] if found else None)
+        yield _headers_after_message_id((view.plain_text or view.text).splitlines())
 
 
 def _headers_after_message_id(lines: list[str]) -> Message | None:
