@@ -21,6 +21,7 @@ def test_truncated_mime_still_reads_the_report():
 def test_missing_boundary_falls_back_to_the_text():
     bounce = parse_fixture("hostile/missing_boundary.eml")
     assert bounce.is_bounce
+    assert "NoBoundaryInMultipartDefect" in bounce.mime_defects
     assert [(r.address, r.status) for r in bounce.recipients] == [
         ("xavier@receiver.example", "5.1.1")
     ]

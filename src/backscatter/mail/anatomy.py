@@ -49,6 +49,7 @@ class Bounce:
     date: str | None = None
     return_path: str | None = None
     size: int = 0
+    mime_defects: tuple[str, ...] = ()
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -58,6 +59,7 @@ class Bounce:
         record["from"] = record.pop("from_")
         record["recipients"] = [dict(r) for r in record["recipients"]]
         record["original_received"] = list(record["original_received"])
+        record["mime_defects"] = list(record["mime_defects"])
         extra = record.pop("extra")
         record.update(extra)
         return record

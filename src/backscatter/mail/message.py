@@ -224,8 +224,14 @@ class MessageView:
         return "\n".join(chunks)[:MAX_TEXT_CHARS]
 
     @cached_property
-    def defects(self) -> list[str]:
+    def plain_text_head(self) -> str:
+        """The start of the plain report text, lower-cased once for every family's detector."""
+        return self.plain_text[:20000].lower()
+
+    @cached_property
+    def defects(self) -> tuple[str, ...]:
+        """What the MIME parser found wrong (missing boundaries, bad base64, ...), by name."""
         names: list[str] = []
         for part in self.parts[:200]:
             names.extend(type(d).__name__ for d in getattr(part, "defects", ()))
-        return names
+        return tuple(dict.fromkeys(names))

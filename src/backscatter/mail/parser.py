@@ -184,6 +184,7 @@ def _outer_fields(view: MessageView, raw: RawMessage) -> dict[str, object]:
         "date": view.header("date") or None,
         "return_path": view.header("return-path") or None,
         "size": raw.size,
+        "mime_defects": view.defects,
         "error": error,
     }
 

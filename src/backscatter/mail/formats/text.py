@@ -192,7 +192,7 @@ def body_says(*phrases: str) -> Predicate:
     lowered = tuple(p.lower() for p in phrases)
 
     def detect(view: MessageView) -> bool:
-        text = view.plain_text[:20000].lower()
+        text = view.plain_text_head
         return any(p in text for p in lowered)
 
     return detect
