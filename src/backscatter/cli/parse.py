@@ -1,4 +1,4 @@
-"""The ``backscatter`` command line: thin wrappers that parse options and call the core."""
+"""``backscatter parse``: the bounce anatomy of every message, as JSON Lines, JSON or a table."""
 
 from __future__ import annotations
 
@@ -11,17 +11,10 @@ from typing import Annotated, TextIO
 
 import typer
 
+from backscatter.cli.app import app
 from backscatter.errors import BackscatterError
 from backscatter.mail import SourceError, iter_messages, parse
 from backscatter.render import WRITERS, Record
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    help="Tell a genuine bounce from backscatter and fake non-delivery reports.",
-)
 
 
 class OutputFormat(StrEnum):
@@ -74,24 +67,3 @@ def _open_output(output: Path | None, stack: ExitStack) -> TextIO:
         return stack.enter_context(output.open("w", encoding="utf-8"))
     except OSError as exc:
         raise BackscatterError(f"cannot write {output}: {exc.strerror or exc}") from None
-
-
-@app.callback()
-def _root() -> None:
-    """Tell a genuine bounce from backscatter and fake non-delivery reports."""
-
-
-def main() -> None:
-    """Console entry point: user errors become one plain line and exit status 2."""
-    try:
-        app()
-    except BackscatterError as exc:
-        print(f"backscatter: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except BrokenPipeError:  # `backscatter parse ... | head` is normal use
-        sys.stderr.close()
-        sys.exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,123 @@
+"""``backscatter sentlog``: import what we sent, prune it, and see what the store holds."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backscatter.cli.app import app
+from backscatter.errors import BackscatterError, InputError
+from backscatter.sentlog import SqliteSentLog, default_path
+from backscatter.sentlog.importers import READERS, Progress, Tally
+
+sentlog_app = typer.Typer(no_args_is_help=True, help="The log of mail we really sent.")
+app.add_typer(sentlog_app, name="sentlog")
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="The sent-log database (default: in the user's data directory)."),
+]
+
+
+class LogFormat(StrEnum):
+    csv = "csv"
+    postfix = "postfix"
+    exim = "exim"
+    mbox = "mbox"
+    maildir = "maildir"
+
+
+class StatsFormat(StrEnum):
+    json = "json"
+    table = "table"
+
+
+@sentlog_app.command("import")
+def import_command(
+    files: Annotated[list[str], typer.Argument(help="Logs, CSV files or Sent folders.")],
+    log_format: Annotated[LogFormat, typer.Option("--format", help="What the files are.")],
+    db: DbOption = None,
+) -> None:
+    """Import sent mail; importing the same file twice adds nothing."""
+    reader = READERS[log_format.value]
+    tally = Tally()
+    unreadable = read = added = 0
+    with SqliteSentLog(db or default_path()) as store:
+        for path in files:
+            try:
+                with _progress(path) as progress:
+                    file_read, file_added = store.add(reader(path, tally, progress))
+            except InputError as exc:
+                typer.echo(f"backscatter: {exc}", err=True)
+                unreadable += 1
+                continue
+            read, added = read + file_read, added + file_added
+    typer.echo(f"read {read} recipient rows, {added} new; {tally.malformed} malformed lines")
+    for example in tally.examples:
+        typer.echo(f"  malformed: {example}", err=True)
+    if unreadable:
+        raise typer.Exit(1)
+
+
+@sentlog_app.command("prune")
+def prune_command(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age such as 30d, 12h, 4w.")],
+    db: DbOption = None,
+) -> None:
+    """Forget mail sent longer ago than this: bounces arrive within days."""
+    cutoff = datetime.now(UTC) - parse_age(older_than)
+    with SqliteSentLog(db or default_path()) as store:
+        removed = store.prune(cutoff)
+    typer.echo(f"removed {removed} recipient rows sent before {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
+@sentlog_app.command("stats")
+def stats_command(
+    db: DbOption = None,
+    output_format: Annotated[StatsFormat, typer.Option("--format")] = StatsFormat.table,
+) -> None:
+    """How many messages and recipients the sent-log holds, and over what time."""
+    with SqliteSentLog(db or default_path(), readonly=True) as store:
+        stats = store.stats()
+    if output_format is StatsFormat.json:
+        typer.echo(json.dumps(stats))
+        return
+    for name, value in stats.items():
+        typer.echo(f"{name:12} {value}")
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d`` -> 30 days; units: s, m, h, d, w."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if match is None:
+        raise BackscatterError(
+            f"--older-than takes a number and a unit (30d, 12h, 4w), not {text!r}"
+        )
+    number, unit = int(match.group(1)), match.group(2)
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+    return timedelta(seconds=number * seconds)
+
+
+@contextmanager
+def _progress(path: str) -> Iterator[Progress | None]:
+    """A progress bar over the file's bytes, on a terminal only."""
+    if not sys.stderr.isatty() or not Path(path).is_file():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    with Bar(
+        "{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(), transient=True
+    ) as bar:
+        task = bar.add_task(Path(path).name, total=Path(path).stat().st_size)
+        yield lambda done: bar.update(task, completed=done)

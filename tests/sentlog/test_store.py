@@ -1,0 +1,123 @@
+"""The SQLite sent-log as deployed: a real file, WAL, idempotent, one writer with readers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backscatter.errors import BackscatterError
+from backscatter.sentlog import SentRecipient, SqliteSentLog
+
+T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
+
+
+def rows(count: int, start: int = 0) -> list[SentRecipient]:
+    return [
+        SentRecipient(
+            f"m{i}@sender.example",
+            T0 + timedelta(minutes=i),
+            "news@sender.example",
+            f"user{i}@receiver.example",
+            "Offer",
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def test_file_is_sqlite_in_wal_mode(tmp_path):
+    path = tmp_path / "sent.db"
+    with SqliteSentLog(path) as store:
+        store.add(rows(3))
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert connection.execute("SELECT count(*) FROM sent").fetchone() == (3,)
+    indexes = {
+        name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='index'")
+    }
+    assert {"sent_by_message_id", "sent_by_sender", "sent_unique"} <= indexes
+
+
+def test_adding_the_same_rows_twice_adds_nothing(tmp_path):
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        assert store.add(rows(5)) == (5, 5)
+        assert store.add(rows(5)) == (5, 0)
+        assert store.stats()["recipients"] == 5
+
+
+def test_lookups(tmp_path):
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        store.add(rows(10))
+        [hit] = store.by_message_id("<m3@sender.example>")
+        assert hit.recipient == "user3@receiver.example"
+        assert hit.sent_at == T0 + timedelta(minutes=3)
+        window = store.by_recipient("USER4@receiver.example", T0, T0 + timedelta(hours=1))
+        assert [r.message_id for r in window] == ["m4@sender.example"]
+        assert (
+            store.by_recipient(
+                "user4@receiver.example", T0 + timedelta(hours=1), T0 + timedelta(days=1)
+            )
+            == []
+        )
+        assert len(store.by_sender("News@Sender.example", T0, T0 + timedelta(minutes=4))) == 5
+
+
+def test_prune_and_stats(tmp_path):
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        store.add(rows(10))
+        assert store.prune(T0 + timedelta(minutes=4)) == 4
+        assert store.stats() == {
+            "messages": 6,
+            "recipients": 6,
+            "first_sent": (T0 + timedelta(minutes=4)).isoformat(),
+            "last_sent": (T0 + timedelta(minutes=9)).isoformat(),
+        }
+
+
+def test_unreadable_database_is_a_user_error(tmp_path):
+    bad = tmp_path / "not.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(BackscatterError, match="cannot open sent-log"):
+        SqliteSentLog(bad)
+    with pytest.raises(BackscatterError, match="no sent-log at"):
+        SqliteSentLog(tmp_path / "missing.db", readonly=True)
+
+
+def test_one_writer_and_readers_at_the_same_time(tmp_path):
+    path = tmp_path / "sent.db"
+    SqliteSentLog(path).close()
+    errors: list[BaseException] = []
+    seen: list[int] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            with SqliteSentLog(path) as writer:
+                for batch in range(20):
+                    writer.add(rows(500, start=batch * 500))
+        except BaseException as exc:  # surfaced in the assertion below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read() -> None:
+        try:
+            with SqliteSentLog(path, readonly=True) as reader:
+                while not done.is_set():
+                    seen.append(int(reader.stats()["recipients"]))
+                    reader.by_recipient("user42@receiver.example", T0, T0 + timedelta(days=30))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(seen) > 3  # the readers really ran while the writer wrote
+    with SqliteSentLog(path, readonly=True) as reader:
+        assert reader.stats()["recipients"] == 10_000
+    assert all(count % 500 == 0 for count in seen)  # readers never see half a batch
