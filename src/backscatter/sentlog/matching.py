@@ -60,8 +60,7 @@ def match_bounce(
     if sender:
         rows = store.by_sender(sender, since, until)
         if rows:
-            row = max(rows, key=lambda r: r.sent_at)
-            return _found("sender", row, when, f"{row.sender} sent mail")
+            return _found("sender", rows[0], when, f"{rows[0].sender} sent mail")
     return SentMatch("none")
 
 

@@ -125,8 +125,9 @@ class SqliteSentLog:
         )
 
     def by_sender(self, sender: str, since: datetime, until: datetime) -> list[SentRecipient]:
+        """The sender's most recent rows in the window, newest first (at most 100)."""
         return self._select(
-            "sender = ? AND sent_at BETWEEN ? AND ? LIMIT 1000",
+            "sender = ? AND sent_at BETWEEN ? AND ? ORDER BY sent_at DESC LIMIT 100",
             (sender.lower(), _seconds(since), _seconds(until)),
         )
 
