@@ -24,20 +24,27 @@ _MAX_DIAGNOSTIC = 1000
 
 def parse(data: bytes | RawMessage, source: str = "-") -> Bounce:
     """The anatomy of one message; on any internal failure, a record with ``error`` set."""
+    return analyse(data, source)[0]
+
+
+def analyse(data: bytes | RawMessage, source: str = "-") -> tuple[Bounce, MessageView | None]:
+    """The anatomy and the parsed view it came from, for layers that read more of the message
+    (features) without parsing it twice. The view is None when parsing failed."""
     raw = data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))
     try:
-        return _parse(raw)
+        view = MessageView(raw.data)
+        return _parse(raw, view), view
     except Exception as exc:  # mail is hostile: one bad message must not stop a batch
-        return Bounce(
+        failed = Bounce(
             source=raw.source,
             is_bounce=False,
             size=raw.size,
             error=f"could not parse message: {type(exc).__name__}: {exc}"[:300],
         )
+        return failed, None
 
 
-def _parse(raw: RawMessage) -> Bounce:
-    view = MessageView(raw.data)
+def _parse(raw: RawMessage, view: MessageView) -> Bounce:
     report = _recognise(view)
     returned = _returned_message(view, report)
     outer = _outer_fields(view, raw)

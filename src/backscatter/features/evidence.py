@@ -1,0 +1,248 @@
+"""Everything the features read about one message, gathered once.
+
+The transformer turns an :class:`Evidence` into numbers; evidence sentences for people are
+written from the same facts, so what the model saw and what the user is told agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from email.message import Message
+
+from tld import get_fld
+
+from backscatter.features.config import OurInfrastructure
+from backscatter.features.links import Attachment, Link, report_attachments, report_links
+from backscatter.mail.addresses import addresses_in_text
+from backscatter.mail.anatomy import Bounce
+from backscatter.mail.formats.generic import bounce_subject, from_mail_system, null_sender
+from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
+from backscatter.mail.message import MessageView, header_text
+from backscatter.sentlog import SentLogStore, SentMatch, match_bounce
+from backscatter.sentlog.batv import BatvCheck, recognise, verify
+
+_CLAIMS = (
+    "undeliver",
+    "not delivered",
+    "delivery fail",
+    "failed to deliver",
+    "could not be delivered",
+    "returned mail",
+    "mail delivery",
+    "pending",
+    "held",
+    "quarantine",
+    "release",
+    "bounce",
+    "delivery status",
+    "non-delivery",
+    "failure notice",
+    "messages were not delivered",
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The facts about one message that features and explanations are made from."""
+
+    bounce: Bounce
+    claims_bounce: bool
+    has_dsn_part: bool = False
+    multipart_report: bool = False
+    null_sender: bool = False
+    from_mail_system: bool = False
+    auto_submitted: bool = False
+    html_only: bool = False
+    subject: str = ""
+    report_text: str = ""
+    top_hop_domain: str | None = None
+    reporting_domain: str | None = None
+    auth: dict[str, int] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+    has_form: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    returned_dkim_domains: tuple[str, ...] = ()
+    returned_hosts: tuple[str, ...] = ()
+    returned_ips: tuple[str, ...] = ()
+    envelope_recipient: str | None = None
+    sentlog_given: bool = False
+    sent: SentMatch | None = None
+    config_given: bool = False
+    our_relay_in_chain: bool = False
+    our_dkim: bool = False
+    original_from_ours: bool = False
+    batv_tagged: bool = False
+    batv: BatvCheck | None = None
+
+
+def registered_domain(host: str | None) -> str | None:
+    """``mx1.mail.example.co.uk`` -> ``example.co.uk`` (Public Suffix List, via tld)."""
+    if not host or "." not in host:
+        return None
+    host = host.lower().strip(".[]")
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host
+
+
+def collect(
+    bounce: Bounce,
+    view: MessageView | None,
+    store: SentLogStore | None = None,
+    ours: OurInfrastructure | None = None,
+) -> Evidence:
+    """Gather the evidence for one parsed message (``view`` None: it could not be parsed)."""
+    ours = ours or OurInfrastructure()
+    if view is None:
+        return Evidence(bounce=bounce, claims_bounce=False, sentlog_given=store is not None)
+    subject = view.header("subject")
+    report_text = _report_region(view)
+    claims = bounce.is_bounce or _claims_to_be_a_bounce(view, subject, report_text)
+    returned = _returned_headers(view, bounce)
+    envelope = _envelope_recipient(view)
+    tagged = recognise(envelope) if envelope else None
+    links, has_form = report_links(view, report_text)
+    relay_hosts, relay_ips = _received_hosts(returned)
+    dkim = _dkim_domains(returned)
+    original_domain = (bounce.original_from or "").rpartition("@")[2].lower()
+    return Evidence(
+        bounce=bounce,
+        claims_bounce=claims,
+        has_dsn_part=bool(view.status_parts),
+        multipart_report=view.content_type == "multipart/report",
+        null_sender=null_sender(view),
+        from_mail_system=from_mail_system(view),
+        auto_submitted=view.header("auto-submitted").lower().startswith("auto-"),
+        html_only=view.text_is_html,
+        subject=subject,
+        report_text=report_text[:20000],
+        top_hop_domain=registered_domain(_top_hop_host(view)),
+        reporting_domain=registered_domain(bounce.reporting_mta),
+        auth=_authentication(view),
+        links=tuple(links),
+        has_form=has_form,
+        attachments=tuple(report_attachments(view)),
+        returned_dkim_domains=dkim,
+        returned_hosts=relay_hosts,
+        returned_ips=relay_ips,
+        envelope_recipient=envelope,
+        sentlog_given=store is not None,
+        sent=match_bounce(store, bounce) if store is not None and claims else None,
+        config_given=ours.given,
+        our_relay_in_chain=_ours_in_chain(ours, relay_hosts, relay_ips),
+        our_dkim=any(_within(d, ours.our_domains) for d in dkim),
+        original_from_ours=_within(original_domain, ours.our_domains),
+        batv_tagged=tagged is not None,
+        batv=verify(envelope, ours.batv_secrets) if envelope and ours.batv_secrets else None,
+    )
+
+
+def _report_region(view: MessageView) -> str:
+    """The report's own text: plain (or HTML-as-text), cut where a returned copy begins."""
+    text = view.plain_text or view.text
+    lines, lowered = lower_lines(text[:60000])
+    end = find_marker(lowered, RETURNED_MARKERS)
+    return "\n".join(lines[:end]) if end is not None else "\n".join(lines)
+
+
+def _claims_to_be_a_bounce(view: MessageView, subject: str, text: str) -> bool:
+    if bounce_subject(view) or from_mail_system(view):
+        return True
+    lowered = f"{subject}\n{text[:3000]}".lower()
+    return any(phrase in lowered for phrase in _CLAIMS)
+
+
+def _returned_headers(view: MessageView, bounce: Bounce) -> Message | None:
+    return view.attached_original
+
+
+def _envelope_recipient(view: MessageView) -> str | None:
+    """Who the bounce was delivered to: the envelope, not the (forgeable) To header."""
+    for name in ("x-original-to", "delivered-to", "envelope-to", "to"):
+        found = list(addresses_in_text(view.header(name)))
+        if found:
+            return found[0]
+    return None
+
+
+def _top_hop_host(view: MessageView) -> str | None:
+    """The host that handed the message to us: the ``from`` of the topmost Received."""
+    for value in (view.message.get_all("received") or ())[:1]:
+        text = header_text(value)
+        if text.startswith("from "):
+            parts = text[5:].split()
+            if parts:
+                return parts[0].strip("()[]")
+    return None
+
+
+def _authentication(view: MessageView) -> dict[str, int]:
+    """SPF, DKIM and DMARC as our receiving server recorded them: 1 pass, -1 fail, 0 none."""
+    results = " ".join(view.headers("authentication-results")).lower()
+    received_spf = view.header("received-spf").lower()
+    verdicts: dict[str, int] = {}
+    for method in ("spf", "dkim", "dmarc"):
+        text = results
+        value = 0
+        if f"{method}=pass" in text:
+            value = 1
+        elif any(f"{method}={bad}" in text for bad in ("fail", "softfail", "permerror")):
+            value = -1
+        verdicts[method] = value
+    if verdicts["spf"] == 0 and received_spf:
+        verdicts["spf"] = (
+            1 if received_spf.startswith("pass") else -1 if "fail" in received_spf[:10] else 0
+        )
+    return verdicts
+
+
+def _received_hosts(returned: Message | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Host names and IP literals in the returned original's Received chain."""
+    if returned is None:
+        return (), ()
+    hosts: list[str] = []
+    ips: list[str] = []
+    for value in (returned.get_all("received") or ())[:30]:
+        for token in header_text(value).replace("(", " ").replace(")", " ").split():
+            token = token.strip("[];,").lower()
+            try:
+                ipaddress.ip_address(token)
+                ips.append(token)
+            except ValueError:
+                if (
+                    "." in token
+                    and not token[0].isdigit()
+                    and "@" not in token
+                    and "=" not in token
+                ):
+                    hosts.append(token)
+    return tuple(dict.fromkeys(hosts)), tuple(dict.fromkeys(ips))
+
+
+def _dkim_domains(returned: Message | None) -> tuple[str, ...]:
+    if returned is None:
+        return ()
+    domains = []
+    for value in returned.get_all("dkim-signature") or ():
+        for tag in header_text(value).replace(" ", "").split(";"):
+            if tag.startswith("d="):
+                domains.append(tag[2:].lower())
+    return tuple(domains)
+
+
+def _within(domain: str, ours: tuple[str, ...]) -> bool:
+    return bool(domain) and any(domain == d or domain.endswith("." + d) for d in ours)
+
+
+def _ours_in_chain(ours: OurInfrastructure, hosts: tuple[str, ...], ips: tuple[str, ...]) -> bool:
+    if any(h in ours.relay_hosts for h in hosts):
+        return True
+    for ip in ips:
+        address = ipaddress.ip_address(ip)
+        if any(address in network for network in ours.relay_networks):
+            return True
+    return False

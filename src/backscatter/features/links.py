@@ -1,0 +1,114 @@
+"""Links and attachments of a report, read from the text only: nothing is fetched or opened.
+
+Only the report's own parts count: a genuine bounce returning a newsletter carries the
+newsletter's links inside the returned original, which says nothing about the bounce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from backscatter.mail.message import MessageView, content_type, decode_payload
+
+_MAX_URLS = 300
+_URL_STARTS = ("http://", "https://", "www.")
+_URL_STOP = frozenset(" \t\r\n\"'<>()[]{}|\\^`")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    host: str
+    text: str | None = None  # the anchor text, for HTML links
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    content_type: str
+    filename: str
+
+
+class _Anchors(HTMLParser):
+    """Collects (href, visible text) pairs and whether there is a form."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self.has_form = False
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form":
+            self.has_form = True
+        elif tag == "a" and len(self.links) < _MAX_URLS:
+            self._href = dict(attrs).get("href") or None
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, " ".join("".join(self._text).split())))
+            self._href = None
+
+
+def urls_in_text(text: str) -> list[str]:
+    """URLs in plain text, by a linear scan (no regular expression over message text)."""
+    found: list[str] = []
+    lowered = text.lower()
+    position = 0
+    while len(found) < _MAX_URLS:
+        starts = [i for i in (lowered.find(s, position) for s in _URL_STARTS) if i != -1]
+        if not starts:
+            break
+        start = min(starts)
+        end = start
+        while end < len(text) and text[end] not in _URL_STOP:
+            end += 1
+        found.append(text[start:end].rstrip(".,;:!?"))
+        position = max(end, start + 1)
+    return found
+
+
+def host_of(url: str) -> str:
+    candidate = url if "://" in url else f"http://{url}"
+    try:
+        return (urlsplit(candidate).hostname or "").lower().strip(".")
+    except ValueError:
+        return ""
+
+
+def report_links(view: MessageView, report_text: str) -> tuple[list[Link], bool]:
+    """Links in the report's HTML parts (with anchor text) and its plain report text."""
+    links: list[Link] = []
+    has_form = False
+    for part in view.parts:
+        if not part.is_multipart() and content_type(part) == "text/html":
+            parser = _Anchors()
+            try:
+                parser.feed(decode_payload(part)[:500_000])
+                parser.close()
+            except Exception:  # HTMLParser is lenient; anything else is hostile markup
+                pass
+            has_form = has_form or parser.has_form
+            links.extend(Link(href, host_of(href), text) for href, text in parser.links)
+    links.extend(Link(url, host_of(url)) for url in urls_in_text(report_text))
+    return [link for link in links if link.host][:_MAX_URLS], has_form
+
+
+def report_attachments(view: MessageView) -> list[Attachment]:
+    """Attachments of the report itself, by declared type and name (never opened)."""
+    found: list[Attachment] = []
+    for part in view.parts[1:]:
+        if part.is_multipart() or part is view.returned_part:
+            continue
+        filename = part.get_filename()
+        disposition = str(part.get("content-disposition", "")).lower()
+        if filename or disposition.startswith("attachment"):
+            found.append(Attachment(content_type(part), str(filename or "").lower()))
+    return found

@@ -1,0 +1,140 @@
+"""Structure and header consistency: does the report look like what a mail system writes?"""
+
+from __future__ import annotations
+
+import math
+from email.utils import parsedate_to_datetime
+
+from backscatter.features.evidence import Evidence
+from backscatter.features.feature import Feature, flag
+
+
+def _date(value: str | None) -> float | None:
+    try:
+        return parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _status_consistent(e: Evidence) -> float:
+    """Every recipient's status class agrees with its action and with its diagnostic's code."""
+    for r in e.bounce.recipients:
+        if not r.status:
+            continue
+        if r.action == "delayed" and r.status.startswith("5"):
+            return 0.0  # a delay warning cannot carry a permanent status
+        if (
+            r.diagnostic_code
+            and r.diagnostic_code[:1] in "45"
+            and r.diagnostic_code[0] != r.status[0]
+        ):
+            return 0.0
+    return 1.0
+
+
+def _date_order(e: Evidence) -> float:
+    """1 when the original was sent before the bounce (within 10 days), -1 when not, 0 unknown."""
+    sent, bounced = _date(e.bounce.original_date), _date(e.bounce.date)
+    if sent is None or bounced is None:
+        return 0.0
+    return 1.0 if -7200 <= bounced - sent <= 10 * 86400 else -1.0
+
+
+def _recipient_in_original(e: Evidence) -> float:
+    """1 when a failed recipient is among the returned original's To, -1 when not, 0 unknown."""
+    if not e.bounce.recipients or not e.bounce.original_to:
+        return 0.0
+    addressed = e.bounce.original_to.lower()
+    return 1.0 if any(r.address.lower() in addressed for r in e.bounce.recipients) else -1.0
+
+
+def _reporter_is_last_hop(e: Evidence) -> float:
+    """1 when the host that handed the report to us belongs to the reporting MTA's domain."""
+    if not e.top_hop_domain or not e.reporting_domain:
+        return 0.0
+    return 1.0 if e.top_hop_domain == e.reporting_domain else -1.0
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "is_bounce",
+        "the parser found a delivery failure report from a mail system",
+        lambda e: flag(e.bounce.is_bounce),
+    ),
+    Feature(
+        "has_dsn_part",
+        "an RFC 3464 message/delivery-status part: what real MTAs attach",
+        lambda e: flag(e.has_dsn_part),
+    ),
+    Feature(
+        "multipart_report",
+        "multipart/report is the container RFC 6522 prescribes",
+        lambda e: flag(e.multipart_report),
+    ),
+    Feature(
+        "null_sender",
+        "bounces are sent with an empty envelope sender (Return-Path <>)",
+        lambda e: flag(e.null_sender),
+    ),
+    Feature(
+        "from_mail_system",
+        "From names MAILER-DAEMON or postmaster (easily forged, weak)",
+        lambda e: flag(e.from_mail_system),
+    ),
+    Feature(
+        "auto_submitted",
+        "RFC 3834 Auto-Submitted, which MTAs set on reports",
+        lambda e: flag(e.auto_submitted),
+    ),
+    Feature(
+        "html_only",
+        "no plain-text report: MTAs write text, phishing writes HTML",
+        lambda e: flag(e.html_only),
+    ),
+    Feature(
+        "failed_recipients",
+        "how many recipients the report names (log-scaled)",
+        lambda e: math.log1p(len(e.bounce.recipients)),
+    ),
+    Feature(
+        "returns_original",
+        "the report returns the original's headers (fakes rarely do)",
+        lambda e: flag(bool(e.bounce.original_message_id or e.bounce.original_received)),
+    ),
+    Feature(
+        "status_consistent",
+        "status, action and diagnostic code agree, as an MTA writes them",
+        _status_consistent,
+    ),
+    Feature("date_order", "the original predates the bounce by minutes to days", _date_order),
+    Feature(
+        "recipient_in_original",
+        "the failed recipient is one the original was addressed to",
+        _recipient_in_original,
+    ),
+    Feature(
+        "reporter_is_last_hop",
+        "the reporting MTA is the host that delivered the report",
+        _reporter_is_last_hop,
+    ),
+    Feature(
+        "spf",
+        "SPF of the report at our border: 1 pass, -1 fail, 0 none",
+        lambda e: float(e.auth.get("spf", 0)),
+    ),
+    Feature(
+        "dkim",
+        "DKIM of the report at our border: 1 pass, -1 fail, 0 none",
+        lambda e: float(e.auth.get("dkim", 0)),
+    ),
+    Feature(
+        "dmarc",
+        "DMARC of the report at our border: 1 pass, -1 fail, 0 none",
+        lambda e: float(e.auth.get("dmarc", 0)),
+    ),
+    Feature(
+        "mime_defects",
+        "MIME the parser had to repair (log-scaled)",
+        lambda e: math.log1p(len(e.bounce.mime_defects)),
+    ),
+)
