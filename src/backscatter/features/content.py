@@ -147,7 +147,11 @@ FEATURES: tuple[Feature, ...] = (
         "an executable or script attached",
         lambda e: _attached(e, EXECUTABLE),
     ),
-    Feature("archive_attachment", "an archive attached", lambda e: _attached(e, ARCHIVE)),
+    Feature(
+        "archive_attachment",
+        "an archive attached (zip, rar, 7z: how malware travels)",
+        lambda e: _attached(e, ARCHIVE),
+    ),
     Feature(
         "html_attachment",
         "an HTML or SVG attachment (credential pages travel this way)",

@@ -39,6 +39,12 @@ _CLAIMS = (
     "non-delivery",
     "failure notice",
     "messages were not delivered",
+    "incoming mail",
+    "incoming messages",
+    "mailbox",
+    "email account",
+    "blocking",
+    "suspended",
 )
 
 
@@ -102,7 +108,7 @@ def collect(
     subject = view.header("subject")
     report_text = _report_region(view)
     claims = bounce.is_bounce or _claims_to_be_a_bounce(view, subject, report_text)
-    returned = _returned_headers(view, bounce)
+    returned = view.attached_original
     envelope = _envelope_recipient(view)
     tagged = recognise(envelope) if envelope else None
     links, has_form = report_links(view, report_text)
@@ -154,10 +160,6 @@ def _claims_to_be_a_bounce(view: MessageView, subject: str, text: str) -> bool:
         return True
     lowered = f"{subject}\n{text[:3000]}".lower()
     return any(phrase in lowered for phrase in _CLAIMS)
-
-
-def _returned_headers(view: MessageView, bounce: Bounce) -> Message | None:
-    return view.attached_original
 
 
 def _envelope_recipient(view: MessageView) -> str | None:

@@ -17,19 +17,19 @@ def _date(value: str | None) -> float | None:
 
 
 def _status_consistent(e: Evidence) -> float:
-    """Every recipient's status class agrees with its action and with its diagnostic's code."""
+    """1 when every stated status agrees with its action and diagnostic, -1 when one does not,
+    0 when there is no status to check (a linear model must not read absence as agreement)."""
+    checked = False
     for r in e.bounce.recipients:
         if not r.status:
             continue
+        checked = True
         if r.action == "delayed" and r.status.startswith("5"):
-            return 0.0  # a delay warning cannot carry a permanent status
-        if (
-            r.diagnostic_code
-            and r.diagnostic_code[:1] in "45"
-            and r.diagnostic_code[0] != r.status[0]
-        ):
-            return 0.0
-    return 1.0
+            return -1.0  # a delay warning cannot carry a permanent status
+        stated = r.diagnostic_code[:1] if r.diagnostic_code else ""
+        if stated in ("4", "5") and stated != r.status[0]:
+            return -1.0
+    return 1.0 if checked else 0.0
 
 
 def _date_order(e: Evidence) -> float:
@@ -62,6 +62,11 @@ FEATURES: tuple[Feature, ...] = (
         lambda e: flag(e.bounce.is_bounce),
     ),
     Feature(
+        "claims_without_report",
+        "claims to be about undelivered mail but holds no delivery report",
+        lambda e: flag(e.claims_bounce and not e.bounce.is_bounce),
+    ),
+    Feature(
         "has_dsn_part",
         "an RFC 3464 message/delivery-status part: what real MTAs attach",
         lambda e: flag(e.has_dsn_part),
@@ -92,9 +97,9 @@ FEATURES: tuple[Feature, ...] = (
         lambda e: flag(e.html_only),
     ),
     Feature(
-        "failed_recipients",
-        "how many recipients the report names (log-scaled)",
-        lambda e: math.log1p(len(e.bounce.recipients)),
+        "names_recipients",
+        "the report names at least one failed recipient",
+        lambda e: flag(bool(e.bounce.recipients)),
     ),
     Feature(
         "returns_original",

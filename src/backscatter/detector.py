@@ -1,0 +1,97 @@
+"""The core every integration wraps: raw message in, :class:`Verdict` out.
+
+Load once, score many. Thread-safe: the model is read-only and sent-log lookups are
+serialised on one connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from backscatter.features import Evidence, OurInfrastructure, collect, load_config
+from backscatter.mail import Bounce, RawMessage
+from backscatter.mail.parser import analyse
+from backscatter.model.explain import explain
+from backscatter.model.persist import load, shipped_model_path
+from backscatter.sentlog import SentLogStore, SqliteSentLog
+
+GENUINE, SPOOFED, NOT_BOUNCE = "genuine", "spoofed", "not_bounce"
+_NOT_FAILURES = frozenset({"arf", "auto-reply", "rfc3464-success"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every parse field, plus the verdict, its probability and the facts behind it."""
+
+    bounce: Bounce
+    verdict: str
+    spoofed_probability: float
+    evidence: tuple[str, ...] = ()
+    matched: str | None = None  # how the sent-log matched, if it did
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        record = self.bounce.to_record()
+        record.update(
+            verdict=self.verdict,
+            spoofed_probability=round(self.spoofed_probability, 4),
+            evidence=list(self.evidence),
+            sent_log_match=self.matched,
+        )
+        return record
+
+
+class Detector:
+    def __init__(
+        self,
+        model: Pipeline,
+        sent_log: SentLogStore | None = None,
+        config: OurInfrastructure | None = None,
+        threshold: float = 0.5,
+    ) -> None:
+        self.model = model
+        self.sent_log = sent_log
+        self.config = config or OurInfrastructure()
+        self.threshold = threshold
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path | None = None,
+        sent_log: str | Path | None = None,
+        config: str | Path | None = None,
+        threshold: float = 0.5,
+    ) -> Detector:
+        """Defaults: the shipped model, no sent-log, no config."""
+        store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+        return cls(load(model or shipped_model_path()), store, load_config(config), threshold)
+
+    def score(self, data: bytes | RawMessage, source: str = "-") -> Verdict:
+        bounce, view = analyse(data, source)
+        with self._lock:
+            evidence = collect(bounce, view, self.sent_log, self.config)
+        return self.judge(evidence)
+
+    def judge(self, evidence: Evidence) -> Verdict:
+        """The verdict for gathered evidence (exposed for batch and evaluation code)."""
+        bounce = evidence.bounce
+        matched = evidence.sent.how if evidence.sent is not None and evidence.sent.found else None
+        if not evidence.claims_bounce or bounce.format in _NOT_FAILURES:
+            return Verdict(bounce, NOT_BOUNCE, 0.0, (), matched)
+        row = self.model.named_steps["features"].transform([evidence])
+        probability = float(self.model.predict_proba([evidence])[0, 1])
+        spoofed = probability >= self.threshold
+        sentences = explain(self.model, evidence, row[0], spoofed)
+        return Verdict(
+            bounce, SPOOFED if spoofed else GENUINE, probability, tuple(sentences), matched
+        )
+
+    def close(self) -> None:
+        if isinstance(self.sent_log, SqliteSentLog):
+            self.sent_log.close()

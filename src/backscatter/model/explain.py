@@ -1,0 +1,111 @@
+"""Evidence sentences: the few facts that drove a verdict, in words an operator can check.
+
+A feature's contribution is its (averaged, calibrated-fold) weight times its scaled value;
+the largest contributions towards the verdict are rendered from the evidence itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from backscatter.features import CATALOG, Evidence
+from backscatter.features.content import _domains
+
+
+def _links(e: Evidence) -> str:
+    return f"{len(e.links)} link(s) to {len(_domains(e))} domain(s) in the report"
+
+
+_SENTENCES: dict[str, Callable[[Evidence], str]] = {
+    "is_bounce": lambda e: (
+        f"a {e.bounce.format} delivery report"
+        if e.bounce.is_bounce
+        else "no delivery report a mail system would write"
+    ),
+    "has_dsn_part": lambda e: (
+        "an RFC 3464 delivery-status part" if e.has_dsn_part else "no delivery-status part"
+    ),
+    "html_only": lambda e: (
+        "HTML only, no plain-text report" if e.html_only else "a plain-text report"
+    ),
+    "null_sender": lambda e: (
+        "sent with a null envelope sender" if e.null_sender else "not sent with a null sender"
+    ),
+    "returns_original": lambda e: (
+        "returns the original's headers"
+        if e.bounce.original_message_id
+        else "does not return the original message"
+    ),
+    "status_consistent": lambda e: (
+        "status, action and diagnostic agree" if e.bounce.recipients else "no status to check"
+    ),
+    "reporter_is_last_hop": lambda e: (
+        f"reported by {e.reporting_domain}, delivered by {e.top_hop_domain}"
+    ),
+    "sent_message_id": lambda e: e.sent.detail if e.sent else "Message-ID not in the sent-log",
+    "sent_recipient": lambda e: e.sent.detail if e.sent else "recipient not in the sent-log",
+    "sent_sender": lambda e: e.sent.detail if e.sent else "sender not in the sent-log",
+    "sent_nothing": lambda e: (
+        "nothing in the sent-log matches the returned message"
+        if e.sentlog_given
+        else "no sent-log given"
+    ),
+    "our_relay_in_chain": lambda e: (
+        "our relay is in the returned Received chain"
+        if e.our_relay_in_chain
+        else "none of our relays is in the returned Received chain"
+    ),
+    "foreign_chain": lambda e: "the original claims our domain but never passed our relays",
+    "our_dkim": lambda e: (
+        "the original carries our DKIM signature"
+        if e.our_dkim
+        else "the original has no DKIM signature of ours"
+    ),
+    "batv_valid": lambda e: "the envelope recipient has a valid BATV tag",
+    "batv_invalid": lambda e: f"BATV check failed: {e.batv.reason}" if e.batv else "no BATV tag",
+    "batv_tagged": lambda e: (
+        "the envelope recipient carries a tag" if e.batv_tagged else "untagged envelope recipient"
+    ),
+    "urls": _links,
+    "url_domains": _links,
+    "unrelated_url_domains": lambda e: f"{_links(e)}, unrelated to the reporting server",
+    "lures": lambda e: "asks to release, verify or log in",
+    "shortener_url": lambda e: "a link through a URL shortener",
+    "ip_url": lambda e: "a link to a bare IP address",
+    "href_text_mismatch": lambda e: "a link whose text shows another domain than its target",
+    "html_attachment": lambda e: "an HTML attachment",
+    "executable_attachment": lambda e: "an executable attachment",
+    "archive_attachment": lambda e: "an archive attachment",
+    "html_form": lambda e: "an HTML form",
+}
+
+
+def contributions(model: Pipeline, row: np.ndarray) -> np.ndarray:
+    """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative)."""
+    scaler = model.named_steps["scale"]
+    calibrated = model.named_steps["classifier"]
+    weights = np.mean([c.estimator.coef_[0] for c in calibrated.calibrated_classifiers_], axis=0)
+    return weights * scaler.transform(row.reshape(1, -1))[0]
+
+
+def explain(
+    model: Pipeline, evidence: Evidence, row: np.ndarray, spoofed: bool, most: int = 3
+) -> list[str]:
+    pushes = contributions(model, row)
+    order = np.argsort(-pushes if spoofed else pushes)
+    sentences: list[str] = []
+    for index in order:
+        if (pushes[index] > 0) != spoofed or abs(pushes[index]) < 0.05:
+            break
+        render = _SENTENCES.get(CATALOG[index].name)
+        if render is None:
+            continue
+        sentence = render(evidence)
+        if sentence not in sentences:
+            sentences.append(sentence)
+        if len(sentences) == most:
+            break
+    return sentences

@@ -1,0 +1,77 @@
+"""Saving and loading models in a format that cannot run code when loaded.
+
+skops stores the pipeline as data; loading checks every type named in the file against
+the allowlist below and refuses anything else, so a model file from elsewhere cannot
+execute code (as a pickle could). joblib is kept for caches the project writes itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import skops.io as sio
+from sklearn.pipeline import Pipeline
+
+from backscatter.errors import BackscatterError
+
+#: Types a backscatter model file may contain, and nothing more.
+ALLOWED_TYPES = frozenset(
+    {
+        "backscatter.features.transformer.BounceFeatures",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.float64",
+        "numpy.int64",
+        "builtins.slice",
+    }
+)
+
+SHIPPED_NAME = "backscatter-default.skops"
+
+
+def save(model: Pipeline, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+
+
+def load(path: str | Path) -> Pipeline:
+    """Load a model file, refusing any type outside :data:`ALLOWED_TYPES`."""
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except FileNotFoundError:
+        raise BackscatterError(f"no model file at {path}") from None
+    except Exception as exc:  # not a zip, not a skops file, corrupt
+        raise BackscatterError(
+            f"cannot read model {path}: not a backscatter model ({exc})"
+        ) from None
+    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    if refused:
+        raise BackscatterError(
+            f"refusing model {path}: it contains types not allowed: {', '.join(refused)}"
+        )
+    try:
+        model = sio.load(path, trusted=sorted(set(untrusted)))
+    except Exception as exc:
+        raise BackscatterError(f"cannot read model {path}: {exc}") from None
+    if not isinstance(model, Pipeline):
+        raise BackscatterError(f"refusing model {path}: not a scikit-learn pipeline")
+    return model
+
+
+def shipped_model_path() -> Path:
+    """The default model, from a checkout (models/) or an installed copy (share/backscatter)."""
+    candidates = (
+        Path(__file__).resolve().parents[3] / "models" / SHIPPED_NAME,
+        Path(sys.prefix) / "share" / "backscatter" / "models" / SHIPPED_NAME,
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise BackscatterError("the shipped model is missing; pass --model or reinstall backscatter")

@@ -1,0 +1,144 @@
+"""Training from labelled mail: evidence for every message, then the pipeline.
+
+Each message is seen three ways (with the sent-log and config given, with only the config,
+and with neither) so that one model scores well whichever of them a user has.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+
+from backscatter.errors import BackscatterError
+from backscatter.features import Evidence, OurInfrastructure, collect
+from backscatter.mail import RawMessage, iter_messages
+from backscatter.mail.parser import analyse
+from backscatter.model.pipeline import new_pipeline
+from backscatter.sentlog import SentLogStore
+
+GENUINE, SPOOFED = 0, 1
+LABEL_NAMES = {"genuine": GENUINE, "spoofed": SPOOFED, "genuine_bounce": GENUINE}
+
+
+@dataclass(frozen=True)
+class Labelled:
+    evidence: Evidence
+    label: int
+    source: str
+
+
+def read_labelled(
+    sources: Iterable[tuple[str, int]],
+    store: SentLogStore | None,
+    ours: OurInfrastructure,
+) -> list[Labelled]:
+    """Evidence for every message under each (path, label); unreadable paths are an error."""
+    found: list[Labelled] = []
+    for path, label in sources:
+        for item in iter_messages([path]):
+            if not isinstance(item, RawMessage):
+                raise BackscatterError(f"cannot read {item.source}: {item.message}")
+            bounce, view = analyse(item)
+            found.append(Labelled(collect(bounce, view, store, ours), label, item.source))
+    return found
+
+
+def labels_from_csv(path: str) -> list[tuple[str, int]]:
+    """``source,label`` rows (label: genuine or spoofed, or the corpus's label names)."""
+    rows: list[tuple[str, int]] = []
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            label = row.get("label", "")
+            key = "spoofed" if label.startswith("spoofed") else label
+            if key in LABEL_NAMES:
+                rows.append((row.get("source") or row.get("path") or "", LABEL_NAMES[key]))
+    return rows
+
+
+def augmented(items: Sequence[Labelled]) -> tuple[list[Evidence], np.ndarray]:
+    """Each message with everything, without the sent-log, and without sent-log and config."""
+    evidence: list[Evidence] = []
+    labels: list[int] = []
+    for item in items:
+        e = item.evidence
+        if not e.claims_bounce:
+            continue
+        variants = [e]
+        if e.sentlog_given:
+            variants.append(replace(e, sentlog_given=False, sent=None))
+        if e.config_given:
+            variants.append(
+                replace(
+                    variants[-1],
+                    config_given=False,
+                    our_relay_in_chain=False,
+                    our_dkim=False,
+                    original_from_ours=False,
+                    batv=None,
+                )
+            )
+        if item.label == SPOOFED and e.bounce.is_bounce and not _phishing(e):
+            # Backscatter is real server output: without a sent-log or config nothing tells
+            # it from a genuine bounce, and calling such bounces spoofed would cost trust in
+            # every genuine one. It is learnt only where sender-side evidence exists.
+            variants = [v for v in variants if v.sentlog_given or v.config_given]
+        evidence.extend(variants)
+        labels.extend([item.label] * len(variants))
+    return evidence, np.array(labels)
+
+
+def _phishing(e: Evidence) -> bool:
+    """A forged report with a lure (links, a form, attachments), not a server's backscatter."""
+    return bool(e.links or e.has_form or e.attachments)
+
+
+def fit(items: Sequence[Labelled], seed: int = 0) -> Pipeline:
+    evidence, labels = augmented(items)
+    if len(set(labels.tolist())) < 2:
+        raise BackscatterError("training needs both genuine and spoofed examples")
+    return new_pipeline(seed).fit(evidence, labels)
+
+
+def cross_validated(items: Sequence[Labelled], seed: int = 0, folds: int = 5) -> dict[str, object]:
+    """Out-of-fold metrics (messages, not their augmented copies, are split)."""
+    evidence, labels = augmented(items)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    probabilities = cross_val_predict(
+        new_pipeline(seed), evidence, labels, cv=splitter, method="predict_proba", n_jobs=1
+    )[:, 1]
+    return metrics(labels, probabilities)
+
+
+def metrics(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5
+) -> dict[str, object]:
+    predicted = (probabilities >= threshold).astype(int)
+    matrix = confusion_matrix(labels, predicted, labels=[GENUINE, SPOOFED])
+    return {
+        "examples": len(labels),
+        "roc_auc": float(roc_auc_score(labels, probabilities))
+        if len(set(labels.tolist())) > 1
+        else None,
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "genuine_called_spoofed": float(matrix[0, 1] / max(1, matrix[0].sum())),
+        "spoofed_caught": float(matrix[1, 1] / max(1, matrix[1].sum())),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def source_pairs(genuine: Sequence[str], spoofed: Sequence[str]) -> list[tuple[str, int]]:
+    return [(p, GENUINE) for p in genuine] + [(p, SPOOFED) for p in spoofed]
+
+
+def _exists(paths: Iterable[str]) -> None:
+    for path in paths:
+        if not Path(path).exists():
+            raise BackscatterError(f"cannot read {path}: no such file or directory")
