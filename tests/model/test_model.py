@@ -46,7 +46,7 @@ def test_transform_gives_one_finite_row_per_message():
 def test_no_sent_log_means_no_sent_log_evidence():
     row = BounceFeatures().transform([evidence("exim_mailbox_full.eml")])[0]
     names = list(BounceFeatures().get_feature_names_out())
-    for name in ("sentlog_given", "sent_message_id", "sent_recipient", "sent_nothing"):
+    for name in ("sentlog_given", "sent_message_id", "sent_recipient", "sent_unmatched"):
         assert row[names.index(name)] == 0.0
 
 

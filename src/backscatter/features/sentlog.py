@@ -33,14 +33,11 @@ FEATURES: tuple[Feature, ...] = (
         lambda e: _how(e, "recipient"),
     ),
     Feature(
-        "sent_sender",
-        "the returned original's sender sent mail in the window (weak)",
-        lambda e: _how(e, "sender"),
-    ),
-    Feature(
-        "sent_nothing",
-        "a sent-log was given and nothing in it matches",
-        lambda e: flag(e.sentlog_given and (e.sent is None or not e.sent.found)),
+        "sent_unmatched",
+        "a sent-log was given and neither the Message-ID nor any failed recipient is in it",
+        lambda e: flag(
+            e.sentlog_given and (e.sent is None or e.sent.how not in ("message_id", "recipient"))
+        ),
     ),
     Feature("hours_since_sent", "hours between our send and the bounce (log-scaled)", _hours),
 )

@@ -16,7 +16,7 @@ def _date(value: str | None) -> float | None:
         return None
 
 
-def _status_consistent(e: Evidence) -> float:
+def status_consistency(e: Evidence) -> float:
     """1 when every stated status agrees with its action and diagnostic, -1 when one does not,
     0 when there is no status to check (a linear model must not read absence as agreement)."""
     checked = False
@@ -109,7 +109,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "status_consistent",
         "status, action and diagnostic code agree, as an MTA writes them",
-        _status_consistent,
+        status_consistency,
     ),
     Feature("date_order", "the original predates the bounce by minutes to days", _date_order),
     Feature(

@@ -47,9 +47,8 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
     ),
     "sent_message_id": lambda e: e.sent.detail if e.sent else "Message-ID not in the sent-log",
     "sent_recipient": lambda e: e.sent.detail if e.sent else "recipient not in the sent-log",
-    "sent_sender": lambda e: e.sent.detail if e.sent else "sender not in the sent-log",
-    "sent_nothing": lambda e: (
-        "nothing in the sent-log matches the returned message"
+    "sent_unmatched": lambda e: (
+        "neither the returned Message-ID nor the recipient is in the sent-log"
         if e.sentlog_given
         else "no sent-log given"
     ),

@@ -18,7 +18,7 @@ from backscatter.features import BounceFeatures
 
 def new_pipeline(seed: int = 0) -> Pipeline:
     classifier = LogisticRegression(
-        C=0.3, max_iter=5000, class_weight="balanced", random_state=seed
+        C=2.0, max_iter=5000, class_weight="balanced", random_state=seed
     )
     return Pipeline(
         [

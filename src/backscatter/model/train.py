@@ -63,40 +63,49 @@ def labels_from_csv(path: str) -> list[tuple[str, int]]:
 
 
 def augmented(items: Sequence[Labelled]) -> tuple[list[Evidence], np.ndarray]:
-    """Each message with everything, without the sent-log, and without sent-log and config."""
+    """Each message in every combination of sent-log and config a user may have."""
     evidence: list[Evidence] = []
     labels: list[int] = []
     for item in items:
         e = item.evidence
         if not e.claims_bounce:
             continue
-        variants = [e]
-        if e.sentlog_given:
-            variants.append(replace(e, sentlog_given=False, sent=None))
-        if e.config_given:
-            variants.append(
-                replace(
-                    variants[-1],
-                    config_given=False,
-                    our_relay_in_chain=False,
-                    our_dkim=False,
-                    original_from_ours=False,
-                    batv=None,
-                )
-            )
-        if item.label == SPOOFED and e.bounce.is_bounce and not _phishing(e):
-            # Backscatter is real server output: without a sent-log or config nothing tells
-            # it from a genuine bounce, and calling such bounces spoofed would cost trust in
-            # every genuine one. It is learnt only where sender-side evidence exists.
+        variants = _views(e)
+        if item.label == SPOOFED and e.bounce.is_bounce and not _contradicts_itself(e):
+            # A well-formed report (real backscatter, or a careful forgery) cannot be told
+            # from a genuine bounce without a sent-log or config; calling such reports spoofed
+            # would cost trust in every genuine one, so they are learnt only with that evidence.
             variants = [v for v in variants if v.sentlog_given or v.config_given]
         evidence.extend(variants)
         labels.extend([item.label] * len(variants))
     return evidence, np.array(labels)
 
 
-def _phishing(e: Evidence) -> bool:
-    """A forged report with a lure (links, a form, attachments), not a server's backscatter."""
-    return bool(e.links or e.has_form or e.attachments)
+def _views(e: Evidence) -> list[Evidence]:
+    """The message as seen with and without the sent-log, and with and without the config:
+    users have any combination, and the model must not lean on one to read the other."""
+    without_log = replace(e, sentlog_given=False, sent=None)
+    views = [e, without_log] if e.sentlog_given else [e]
+    if e.config_given:
+        views += [
+            replace(
+                view,
+                config_given=False,
+                our_relay_in_chain=False,
+                our_dkim=False,
+                original_from_ours=False,
+                batv=None,
+            )
+            for view in list(views)
+        ]
+    return views
+
+
+def _contradicts_itself(e: Evidence) -> bool:
+    """A report whose status, action and diagnostic disagree: forged, whoever looks."""
+    from backscatter.features.structure import status_consistency
+
+    return status_consistency(e) < 0
 
 
 def fit(items: Sequence[Labelled], seed: int = 0) -> Pipeline:
