@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for the quick start: makes .venv on first use, then runs a task.
 
-    python3 scripts/dev.py demo    parse the bundled example mailbox
+    python3 scripts/dev.py demo    score the bundled example mailbox with the shipped model
     python3 scripts/dev.py test    run the test suite (and ruff)
     python3 scripts/dev.py bench   measure the parser against ../shared/corpus
 

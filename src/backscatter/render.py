@@ -76,3 +76,84 @@ WRITERS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
     "json": write_json,
     "table": write_table,
 }
+
+
+_VERDICT_COLUMNS = (
+    ("source", 34),
+    ("verdict", 10),
+    ("p_spoof", 7),
+    ("recipient", 30),
+    ("status", 7),
+    ("evidence", 90),
+)
+
+
+def write_verdict_table(records: Iterable[Record], out: TextIO) -> None:
+    """One row per message: verdict, probability, first recipient, the facts behind it."""
+    out.write(_cells([n.upper() for n, _ in _VERDICT_COLUMNS], _VERDICT_COLUMNS) + "\n")
+    for record in records:
+        first = (record.get("recipients") or [{}])[0]
+        values = [
+            record["source"],
+            record.get("verdict", "-"),
+            f"{record.get('spoofed_probability', 0):.3f}",
+            first.get("address", "-"),
+            first.get("status") or "-",
+            "; ".join(record.get("evidence") or []) or (record.get("error") or "-"),
+        ]
+        out.write(_cells(values, _VERDICT_COLUMNS) + "\n")
+
+
+def write_verdict_csv(records: Iterable[Record], out: TextIO) -> None:
+    import csv
+
+    columns = (
+        "source",
+        "verdict",
+        "spoofed_probability",
+        "is_bounce",
+        "format",
+        "recipients",
+        "statuses",
+        "hard",
+        "original_message_id",
+        "sent_log_match",
+        "evidence",
+        "error",
+    )
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for record in records:
+        recipients = record.get("recipients") or []
+        writer.writerow(
+            [
+                record["source"],
+                record.get("verdict"),
+                record.get("spoofed_probability"),
+                record.get("is_bounce"),
+                record.get("format"),
+                ";".join(r["address"] for r in recipients),
+                ";".join(r.get("status") or "" for r in recipients),
+                ";".join("hard" if r.get("hard") else "soft" for r in recipients),
+                record.get("original_message_id"),
+                record.get("sent_log_match"),
+                " | ".join(record.get("evidence") or []),
+                record.get("error"),
+            ]
+        )
+
+
+def _cells(values: Iterable[str], columns: tuple[tuple[str, int], ...]) -> str:
+    cells = []
+    for value, (name, width) in zip(values, columns, strict=True):
+        if len(value) > width:
+            value = "…" + value[-(width - 1) :] if name == "source" else value[: width - 1] + "…"
+        cells.append(value.ljust(width))
+    return "  ".join(cells).rstrip()
+
+
+VERDICT_WRITERS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
+    "jsonl": write_jsonl,
+    "table": write_verdict_table,
+    "csv": write_verdict_csv,
+}
