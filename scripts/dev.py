@@ -49,9 +49,7 @@ def main() -> int:
         return 0 if task == "help" else 2
     ensure_venv()
     if task == "demo":
-        return run(
-            "backscatter", "parse", "data/examples/bounces.mbox", "--format", "table", *extra
-        )
+        return run("backscatter", "score", "data/examples/bounces.mbox", *extra)
     if task == "bench":
         return run("python", "scripts/bench_parse.py", "../shared/corpus", *extra)
     status = run("ruff", "check", "src", "tests", "scripts")
