@@ -21,7 +21,7 @@ def _links(e: Evidence) -> str:
 
 _SENTENCES: dict[str, Callable[[Evidence], str]] = {
     "is_bounce": lambda e: (
-        f"a {e.bounce.format} delivery report"
+        f"a delivery report ({e.bounce.format})"
         if e.bounce.is_bounce
         else "no delivery report a mail system would write"
     ),
