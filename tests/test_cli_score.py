@@ -47,3 +47,13 @@ def test_bad_threshold_and_bad_model_are_one_line_errors(tmp_path):
     )
     missing = run("score", "--model", str(tmp_path / "m.skops"), str(EXAMPLES))
     assert missing.returncode == 2 and missing.stderr.startswith("backscatter: no model file at")
+
+
+def test_two_workers_give_the_same_records_in_the_same_order(tmp_path):
+    mbox = tmp_path / "many.mbox"
+    mbox.write_bytes(EXAMPLES.read_bytes() * 60)  # 540 messages: three batches
+    one = run("score", "-j", "1", "--format", "jsonl", str(mbox))
+    two = run("score", "-j", "2", "--format", "jsonl", str(mbox))
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout
+    assert len(one.stdout.splitlines()) == 540

@@ -7,6 +7,7 @@ serialised on one connection.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from backscatter.features import Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
-from backscatter.model.explain import explain
+from backscatter.model.explain import contributions, explain
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SqliteSentLog
 
@@ -46,6 +47,10 @@ class Verdict:
         return record
 
 
+def _matched(evidence: Evidence) -> str | None:
+    return evidence.sent.how if evidence.sent is not None and evidence.sent.found else None
+
+
 class Detector:
     def __init__(
         self,
@@ -73,24 +78,44 @@ class Detector:
         return cls(load(model or shipped_model_path()), store, load_config(config), threshold)
 
     def score(self, data: bytes | RawMessage, source: str = "-") -> Verdict:
-        bounce, view = analyse(data, source)
-        with self._lock:
-            evidence = collect(bounce, view, self.sent_log, self.config)
-        return self.judge(evidence)
+        return self.score_many(
+            [data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))]
+        )[0]
+
+    def score_many(self, messages: Sequence[RawMessage]) -> list[Verdict]:
+        """Score a batch: parsing per message, the model once for the whole batch (faster)."""
+        evidence = []
+        for raw in messages:
+            bounce, view = analyse(raw)
+            with self._lock:
+                evidence.append(collect(bounce, view, self.sent_log, self.config))
+        return self.judge_many(evidence)
 
     def judge(self, evidence: Evidence) -> Verdict:
         """The verdict for gathered evidence (exposed for batch and evaluation code)."""
-        bounce = evidence.bounce
-        matched = evidence.sent.how if evidence.sent is not None and evidence.sent.found else None
-        if not evidence.claims_bounce or bounce.format in _NOT_FAILURES:
-            return Verdict(bounce, NOT_BOUNCE, 0.0, (), matched)
-        row = self.model.named_steps["features"].transform([evidence])
-        probability = float(self.model.predict_proba([evidence])[0, 1])
-        spoofed = probability >= self.threshold
-        sentences = explain(self.model, evidence, row[0], spoofed)
-        return Verdict(
-            bounce, SPOOFED if spoofed else GENUINE, probability, tuple(sentences), matched
-        )
+        return self.judge_many([evidence])[0]
+
+    def judge_many(self, evidence: Sequence[Evidence]) -> list[Verdict]:
+        verdicts: list[Verdict | None] = [None] * len(evidence)
+        scored = []
+        for index, item in enumerate(evidence):
+            if not item.claims_bounce or item.bounce.format in _NOT_FAILURES:
+                verdicts[index] = Verdict(item.bounce, NOT_BOUNCE, 0.0, (), _matched(item))
+            else:
+                scored.append(index)
+        if scored:
+            rows = self.model.named_steps["features"].transform([evidence[i] for i in scored])
+            probabilities = self.model[1:].predict_proba(rows)[:, 1]
+            pushes = contributions(self.model, rows)
+            for position, index in enumerate(scored):
+                item, probability = evidence[index], float(probabilities[position])
+                spoofed = probability >= self.threshold
+                sentences = explain(item, pushes[position], spoofed)
+                verdict = SPOOFED if spoofed else GENUINE
+                verdicts[index] = Verdict(
+                    item.bounce, verdict, probability, tuple(sentences), _matched(item)
+                )
+        return [v for v in verdicts if v is not None]
 
     def close(self) -> None:
         if isinstance(self.sent_log, SqliteSentLog):

@@ -82,18 +82,16 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
 }
 
 
-def contributions(model: Pipeline, row: np.ndarray) -> np.ndarray:
-    """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative)."""
+def contributions(model: Pipeline, rows: np.ndarray) -> np.ndarray:
+    """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative), row by row."""
     scaler = model.named_steps["scale"]
     calibrated = model.named_steps["classifier"]
     weights = np.mean([c.estimator.coef_[0] for c in calibrated.calibrated_classifiers_], axis=0)
-    return weights * scaler.transform(row.reshape(1, -1))[0]
+    return weights * scaler.transform(np.atleast_2d(rows))
 
 
-def explain(
-    model: Pipeline, evidence: Evidence, row: np.ndarray, spoofed: bool, most: int = 3
-) -> list[str]:
-    pushes = contributions(model, row)
+def explain(evidence: Evidence, pushes: np.ndarray, spoofed: bool, most: int = 3) -> list[str]:
+    """The few largest pushes towards the verdict, in words."""
     order = np.argsort(-pushes if spoofed else pushes)
     sentences: list[str] = []
     for index in order:
