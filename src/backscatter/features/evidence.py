@@ -155,8 +155,32 @@ def _report_region(view: MessageView) -> str:
     return "\n".join(lines[:end]) if end is not None else "\n".join(lines)
 
 
+_MAIL_SYSTEM_NAMES = (
+    "mailbox",
+    "email service",
+    "e-mail service",
+    "mail service",
+    "mail system",
+    "webmail",
+    "postmaster",
+    "mail admin",
+    "email admin",
+    "it support",
+    "helpdesk",
+    "help desk",
+    "email security",
+    "mail delivery",
+    "microsoft outlook",
+    "exchange",
+)
+
+
 def _claims_to_be_a_bounce(view: MessageView, subject: str, text: str) -> bool:
+    """The message says mail was not delivered, or speaks as the mail system itself."""
     if bounce_subject(view) or from_mail_system(view):
+        return True
+    display = view.header("from").lower().split("<", 1)[0]
+    if any(name in display for name in _MAIL_SYSTEM_NAMES):
         return True
     lowered = f"{subject}\n{text[:3000]}".lower()
     return any(phrase in lowered for phrase in _CLAIMS)

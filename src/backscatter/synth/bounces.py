@@ -44,10 +44,14 @@ def envelope_headers(scene: Scene, reporter: str, to: str, when: str, auth: str)
     A quarter have no Return-Path at all, as bounces exported from a mail client often do.
     """
     return_path = ["Return-Path: <>"] if scene.rng.random() < 0.75 else []
+    # A quarter are relayed to us by another domain's host (outbound relays, smart hosts).
+    last_hop = (
+        reporter if scene.rng.random() < 0.75 else f"relay{scene.rng.randrange(9)}.{scene.domain()}"
+    )
     return [
         *return_path,
         f"Delivered-To: {to}",
-        f"Received: from {reporter} ({reporter} [{scene.ip()}])\n\tby {OUR_MX} (Postfix) with ESMTPS id "
+        f"Received: from {last_hop} ({last_hop} [{scene.ip()}])\n\tby {OUR_MX} (Postfix) with ESMTPS id "
         f"{scene.rng.getrandbits(40):010X}\n\tfor <{to}>; {when}",
         f"Authentication-Results: {OUR_MX}; {auth}",
     ]
