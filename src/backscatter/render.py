@@ -59,16 +59,7 @@ def write_table(records: Iterable[Record], out: TextIO) -> None:
 
 
 def _row(values: Iterable[str]) -> str:
-    cells = []
-    for value, (name, width) in zip(values, _TABLE_COLUMNS, strict=True):
-        if len(value) <= width:
-            text = value
-        elif name == "source":  # the end of a path (file name, #N) is what tells rows apart
-            text = "…" + value[-(width - 1) :]
-        else:
-            text = value[: width - 1] + "…"
-        cells.append(text.ljust(width))
-    return "  ".join(cells).rstrip()
+    return _cells(values, _TABLE_COLUMNS)
 
 
 WRITERS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
