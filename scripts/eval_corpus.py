@@ -70,7 +70,7 @@ def evaluate(corpus: Path, model_path: Path) -> dict[str, object]:
                     continue
                 truth.append(int(label.startswith("spoofed")))
                 probability.append(
-                    verdict.spoofed_probability if verdict.verdict != NOT_BOUNCE else 1.0
+                    verdict.spoofed_probability if verdict.verdict != NOT_BOUNCE else 0.0
                 )
             seconds = time.perf_counter() - started
             summary = metrics(np.array(truth), np.array(probability))
