@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from email.message import Message
+from functools import lru_cache
 
 from tld import get_fld
 
@@ -82,6 +83,7 @@ class Evidence:
     batv: BatvCheck | None = None
 
 
+@lru_cache(maxsize=8192)
 def registered_domain(host: str | None) -> str | None:
     """``mx1.mail.example.co.uk`` -> ``example.co.uk`` (Public Suffix List, via tld)."""
     if not host or "." not in host:
@@ -235,17 +237,16 @@ def _received_hosts(returned: Message | None) -> tuple[tuple[str, ...], tuple[st
     for value in (returned.get_all("received") or ())[:30]:
         for token in header_text(value).replace("(", " ").replace(")", " ").split():
             token = token.strip("[];,").lower()
-            try:
-                ipaddress.ip_address(token)
-                ips.append(token)
-            except ValueError:
-                if (
-                    "." in token
-                    and not token[0].isdigit()
-                    and "@" not in token
-                    and "=" not in token
-                ):
-                    hosts.append(token)
+            if not token:
+                continue
+            if token[0].isdigit() or ":" in token:
+                try:  # only tokens that can be addresses are tried (exceptions are slow)
+                    ipaddress.ip_address(token)
+                    ips.append(token)
+                except ValueError:
+                    pass
+            elif "." in token and "@" not in token and "=" not in token:
+                hosts.append(token)
     return tuple(dict.fromkeys(hosts)), tuple(dict.fromkeys(ips))
 
 

@@ -53,8 +53,11 @@ def header_text(value: object) -> str:
     if "=?" in text:
         with contextlib.suppress(ValueError, LookupError, UnicodeError, HeaderParseError):
             text = str(email.header.make_header(email.header.decode_header(text)))
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable header bytes arrive as lone surrogates
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return " ".join(text.split())
 
 
