@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ class Verdict:
     spoofed_probability: float
     evidence: tuple[str, ...] = ()
     matched: str | None = None  # how the sent-log matched, if it did
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         record = self.bounce.to_record()
@@ -105,8 +104,9 @@ class Detector:
                 scored.append(index)
         if scored:
             rows = self.model.named_steps["features"].transform([evidence[i] for i in scored])
-            probabilities = self.model[1:].predict_proba(rows)[:, 1]
-            pushes = contributions(self.model, rows)
+            scaled = self.model.named_steps["scale"].transform(rows)  # once, for both uses
+            probabilities = self.model.named_steps["classifier"].predict_proba(scaled)[:, 1]
+            pushes = contributions(self.model, scaled)
             for position, index in enumerate(scored):
                 item, probability = evidence[index], float(probabilities[position])
                 spoofed = probability >= self.threshold

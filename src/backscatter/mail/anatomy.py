@@ -6,7 +6,7 @@ one), so a record written as JSON reads the same as the dataclass.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -51,7 +51,6 @@ class Bounce:
     size: int = 0
     mime_defects: tuple[str, ...] = ()
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready record: `from_` is written as `from`, tuples as lists."""
@@ -60,6 +59,4 @@ class Bounce:
         record["recipients"] = [dict(r) for r in record["recipients"]]
         record["original_received"] = list(record["original_received"])
         record["mime_defects"] = list(record["mime_defects"])
-        extra = record.pop("extra")
-        record.update(extra)
         return record

@@ -82,12 +82,12 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
 }
 
 
-def contributions(model: Pipeline, rows: np.ndarray) -> np.ndarray:
-    """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative), row by row."""
-    scaler = model.named_steps["scale"]
+def contributions(model: Pipeline, scaled: np.ndarray) -> np.ndarray:
+    """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative), row by row,
+    from feature rows already scaled by the pipeline's scaler."""
     calibrated = model.named_steps["classifier"]
     weights = np.mean([c.estimator.coef_[0] for c in calibrated.calibrated_classifiers_], axis=0)
-    return weights * scaler.transform(np.atleast_2d(rows))
+    return weights * np.atleast_2d(scaled)
 
 
 def explain(evidence: Evidence, pushes: np.ndarray, spoofed: bool, most: int = 3) -> list[str]:

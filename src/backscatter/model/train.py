@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
@@ -145,9 +144,3 @@ def metrics(
 
 def source_pairs(genuine: Sequence[str], spoofed: Sequence[str]) -> list[tuple[str, int]]:
     return [(p, GENUINE) for p in genuine] + [(p, SPOOFED) for p in spoofed]
-
-
-def _exists(paths: Iterable[str]) -> None:
-    for path in paths:
-        if not Path(path).exists():
-            raise BackscatterError(f"cannot read {path}: no such file or directory")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -152,12 +152,6 @@ class SqliteSentLog:
             "first_sent": _iso(first),
             "last_sent": _iso(last),
         }
-
-    def rows(self) -> Iterator[SentRecipient]:
-        for row in self._db.execute(
-            "SELECT message_id, sent_at, sender, recipient, subject FROM sent"
-        ):
-            yield _from_row(row)
 
 
 def _seconds(moment: datetime) -> int:

@@ -92,14 +92,23 @@ def has_mail_system_signature(view: MessageView) -> bool:
     return null_sender(view) and bounce_subject(view)
 
 
+def addressed_in(returned: Message, names: tuple[str, ...] = ("to", "cc")) -> list[str]:
+    """The addresses in the returned original's recipient headers, in order, once each."""
+    found = [
+        address
+        for name in names
+        for value in returned.get_all(name) or ()
+        for address in header_addresses(header_text(value))
+    ]
+    return list(dict.fromkeys(found))
+
+
 def returned_recipients(returned: Message | None) -> set[str]:
     """Where the returned original was addressed: To, Cc and Received ``for`` clauses."""
     if returned is None:
         return set()
-    found: set[str] = set()
-    for name in ("to", "cc", "delivered-to", "x-original-to"):
-        for value in returned.get_all(name) or ():
-            found.update(a.lower() for a in header_addresses(header_text(value)))
+    names = ("to", "cc", "delivered-to", "x-original-to")
+    found = {a.lower() for a in addressed_in(returned, names)}
     for value in returned.get_all("received") or ():
         text = header_text(value)
         at = text.find(" for ")
@@ -172,7 +181,7 @@ def _addressed_only(view: MessageView) -> Report | None:
     returned = returned or view.attached_original
     if returned is None:
         return None
-    addressed = returned_recipients_ordered(returned)
+    addressed = addressed_in(returned)
     if not addressed or len(addressed) > 5:
         return None
     return Report(
@@ -180,14 +189,6 @@ def _addressed_only(view: MessageView) -> Report | None:
         [FoundRecipient(address=a, diagnostic=view.plain_text[:600]) for a in addressed],
         returned=returned,
     )
-
-
-def returned_recipients_ordered(returned: Message) -> list[str]:
-    found: list[str] = []
-    for name in ("to", "cc"):
-        for value in returned.get_all(name) or ():
-            found.extend(header_addresses(header_text(value)))
-    return list(dict.fromkeys(found))
 
 
 def _with_header_recipients(
