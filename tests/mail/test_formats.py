@@ -21,6 +21,12 @@ BOUNCES = [
         "notes-0320@laptop.sender.example",
     ),
     (
+        "exchange_dsn_expired.eml",
+        "rfc3464",
+        [("dave@branch.partner.example", "4.4.7", "expired", False)],
+        "q1-figures-7781@sender.example",
+    ),
+    (
         "exim_mailbox_full.eml",
         "exim",
         [("erin@full.example", "5.2.2", "mailbox_full", True)],

@@ -55,6 +55,9 @@ def test_reply_code_and_derived_status():
     assert status.status_from_reply("552") == "5.2.2"
     assert status.status_from_reply("550") == "5.0.0"
     assert status.reply_code("port 25000 refused") is None
+    # Exim quotes the dialogue: SIZE=222 is no reply code, the 550 after it is.
+    assert status.reply_code("after MAIL FROM:<a@b.example> SIZE=222: host x: 550 blocked") == "550"
+    assert status.reply_code("250 2.1.5 ok, then 452 4.2.2 over quota") == "452"
 
 
 @pytest.mark.parametrize(

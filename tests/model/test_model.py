@@ -43,6 +43,22 @@ def test_transform_gives_one_finite_row_per_message():
     assert rows[1, names.index("html_only")] == 1.0
 
 
+def test_an_expired_exchange_report_is_consistent_and_lure_free():
+    # Exchange writes "550 4.4.7" with Action: failed: reply and status disagree in real
+    # reports, so only impossible action/status pairs may count against a report.
+    row = BounceFeatures().transform([evidence("exchange_dsn_expired.eml")])[0]
+    names = list(BounceFeatures().get_feature_names_out())
+    assert row[names.index("status_consistent")] == 1.0
+    assert row[names.index("lures")] == 0.0  # "expired" is what bounces say, not a lure
+
+
+def test_a_delay_warning_with_a_permanent_status_contradicts_itself():
+    raw = (DATA / "formats" / "exchange_dsn_expired.eml").read_bytes()
+    forged = raw.replace(b"Action: failed\nStatus: 4.4.7", b"Action: delayed\nStatus: 5.4.7")
+    row = BounceFeatures().transform([collect(*analyse(forged, "forged.eml"))])[0]
+    assert row[list(BounceFeatures().get_feature_names_out()).index("status_consistent")] == -1.0
+
+
 def test_no_sent_log_means_no_sent_log_evidence():
     row = BounceFeatures().transform([evidence("exim_mailbox_full.eml")])[0]
     names = list(BounceFeatures().get_feature_names_out())
@@ -102,6 +118,7 @@ def test_verdicts_on_fixtures(detector):
     assert phishing.verdict == "spoofed" and phishing.spoofed_probability > 0.9
     assert phishing.evidence  # the facts behind the verdict, in words
     assert verdict("postfix_dsn_user_unknown.eml").verdict == "genuine"
+    assert verdict("exchange_dsn_expired.eml").verdict == "genuine"
 
 
 def test_verdict_record_has_parse_fields_and_verdict(detector):

@@ -17,17 +17,24 @@ def _date(value: str | None) -> float | None:
 
 
 def status_consistency(e: Evidence) -> float:
-    """1 when every stated status agrees with its action and diagnostic, -1 when one does not,
-    0 when there is no status to check (a linear model must not read absence as agreement)."""
+    """1 when every stated status fits its action, -1 when one cannot, 0 when there is no
+    status to check (a linear model must not read absence as agreement).
+
+    Only combinations no MTA writes count against a report: a delay warning with a permanent
+    status, a failure with a success status, a delivery with a failure status. The SMTP reply
+    code is not compared with the status: real servers disagree with themselves there (Exchange's
+    '550 4.4.7 QUEUE.Expired', Postfix giving up with 4.x.x after a 5xx greeting)."""
     checked = False
     for r in e.bounce.recipients:
         if not r.status:
             continue
         checked = True
-        if r.action == "delayed" and r.status.startswith("5"):
-            return -1.0  # a delay warning cannot carry a permanent status
-        stated = r.diagnostic_code[:1] if r.diagnostic_code else ""
-        if stated in ("4", "5") and stated != r.status[0]:
+        status_class = r.status[0]
+        if r.action == "delayed" and status_class == "5":
+            return -1.0
+        if r.action == "failed" and status_class == "2":
+            return -1.0
+        if r.action in ("delivered", "relayed", "expanded") and status_class in ("4", "5"):
             return -1.0
     return 1.0 if checked else 0.0
 
@@ -108,7 +115,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "status_consistent",
-        "status, action and diagnostic code agree, as an MTA writes them",
+        "status fits action: no MTA sends a delay with a permanent status",
         status_consistency,
     ),
     Feature("date_order", "the original predates the bounce by minutes to days", _date_order),

@@ -35,7 +35,7 @@ REASONS = (
 
 _ENHANCED = re.compile(r"(?<![\w./-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
 _QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\b")
-_REPLY = re.compile(r"(?<![\w.:/#\[-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)
+_REPLY = re.compile(r"(?<![\w.:/#\[=-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)
 
 # Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
 _REPLY_DETAIL = {"552": "2.2", "553": "1.3", "551": "1.1", "452": "2.2", "421": "4.2"}
@@ -331,9 +331,18 @@ def enhanced_status(text: str) -> str | None:
 
 
 def reply_code(text: str) -> str | None:
-    """The first SMTP reply code (``550``) in a diagnostic, if any."""
-    match = _REPLY.search(text) if text else None
-    return match.group(1) if match else None
+    """The first failure reply code (``550``) in a diagnostic, else the first success one.
+
+    A failure diagnostic quotes the whole SMTP dialogue at times ("after MAIL FROM:<a> SIZE=222:
+    ... 550 ..."): a 2xx number before the refusal is not what the server refused with."""
+    if not text:
+        return None
+    first = None
+    for match in _REPLY.finditer(text):
+        if match.group(1)[0] != "2":
+            return match.group(1)
+        first = first or match.group(1)
+    return first
 
 
 def status_from_reply(code: str | None) -> str | None:

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from backscatter.features import CATALOG, Evidence
 from backscatter.features.content import _domains
+from backscatter.features.structure import status_consistency
 
 
 def _links(e: Evidence) -> str:
@@ -39,9 +40,10 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
         if e.bounce.original_message_id
         else "does not return the original message"
     ),
-    "status_consistent": lambda e: (
-        "status, action and diagnostic agree" if e.bounce.recipients else "no status to check"
-    ),
+    "status_consistent": lambda e: {
+        1.0: "status and action agree",
+        -1.0: "status and action contradict each other",
+    }.get(status_consistency(e), "no status to check"),
     "reporter_is_last_hop": lambda e: (
         f"reported by {e.reporting_domain}, delivered by {e.top_hop_domain}"
     ),
@@ -90,6 +92,15 @@ def contributions(model: Pipeline, scaled: np.ndarray) -> np.ndarray:
     return weights * np.atleast_2d(scaled)
 
 
+# Facts that are only ever a warning: "21 links" is no reason to trust a report, whatever
+# weight a linear model gave it next to its siblings.
+_WARNINGS_ONLY = frozenset(
+    {"urls", "url_domains", "unrelated_url_domains", "lures", "shortener_url", "ip_url"}
+    | {"href_text_mismatch", "html_attachment", "executable_attachment", "archive_attachment"}
+    | {"html_form"}
+)
+
+
 def explain(evidence: Evidence, pushes: np.ndarray, spoofed: bool, most: int = 3) -> list[str]:
     """The few largest pushes towards the verdict, in words."""
     order = np.argsort(-pushes if spoofed else pushes)
@@ -97,8 +108,9 @@ def explain(evidence: Evidence, pushes: np.ndarray, spoofed: bool, most: int = 3
     for index in order:
         if (pushes[index] > 0) != spoofed or abs(pushes[index]) < 0.05:
             break
-        render = _SENTENCES.get(CATALOG[index].name)
-        if render is None:
+        name = CATALOG[index].name
+        render = _SENTENCES.get(name)
+        if render is None or (not spoofed and name in _WARNINGS_ONLY):
             continue
         sentence = render(evidence)
         if sentence not in sentences:

@@ -19,6 +19,7 @@ FAILURES = (
     ("5.7.1", "554", "5.7.1 Message rejected as spam by content filter"),
     ("5.7.26", "550", "5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy"),
     ("4.4.7", "451", "4.4.7 Message delivery time expired"),
+    ("4.4.7", "550", "4.4.7 QUEUE.Expired; message expired"),  # Exchange: reply and status disagree
     ("5.1.2", "550", "5.1.2 Host or domain name not found"),
     ("5.3.4", "552", "5.3.4 Message size exceeds fixed maximum message size"),
 )
@@ -91,11 +92,24 @@ def dsn(scene: Scene, original: Original, reporter: str, code: tuple[str, str, s
     action = "delayed" if status.startswith("4") and rng.random() < 0.5 else "failed"
     boundary = f"{rng.getrandbits(48):012X}.{rng.randrange(10**9)}/{reporter}"
     ctype, returned = _returned(scene, original)
-    style = rng.choice(("postfix", "sendmail", "exchange"))
+    style = rng.choice(("postfix", "sendmail", "exchange", "office365"))
+    said = (
+        f"delivery temporarily suspended: connect to {reporter}[{scene.ip()}]:25: Connection timed out"
+        if status.startswith("4") and rng.random() < 0.5
+        else f"host {reporter} said: {reply} {diagnostic}"
+    )
+    user, _, domain = original.recipient.partition("@")
     human = {
         "postfix": f"This is the mail system at host {reporter}.\n\nI'm sorry to have to inform you that "
         f"your message could not\nbe delivered to one or more recipients.\n\n"
-        f"<{original.recipient}>: host {reporter} said: {reply} {diagnostic}\n",
+        f"<{original.recipient}>: {said}\n",
+        # Office 365 writes lure-like words into every real NDR: a model must not call them phishing.
+        "office365": f"Your message to {original.recipient} couldn't be delivered.\n{user} wasn't found at "
+        f"{domain}.\n\n{original.envelope_sender.split('@')[0]}   Office 365   {user}\nAction Required"
+        f"                 Recipient\n\nHow to Fix It\nThe address may be misspelled or may not exist. "
+        f'Open this report and choose Send Again, or select the link "To send this message again, click '
+        f'here."\n\nMore Info for Email Admins\nStatus code: {status}\nRemote server returned '
+        f"'{reply} {diagnostic}'\n",
         "sendmail": f"The original message was received at {rfc2822(original.sent_at)}\n\n"
         f"   ----- The following addresses had permanent fatal errors -----\n<{original.recipient}>\n"
         f"    (reason: {reply} {diagnostic})\n",

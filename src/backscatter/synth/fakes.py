@@ -144,11 +144,11 @@ def forged_dsn(scene: Scene, victim: str) -> str:
     link = _link(scene, victim)
     if rng.random() < 0.5:  # copied from a real report: consistent on its face
         status, action = rng.choice(
-            (("5.1.1", "failed"), ("5.2.2", "failed"), ("4.4.7", "delayed"))
+            (("5.1.1", "failed"), ("5.2.2", "failed"), ("4.4.7", "delayed"), ("4.4.7", "failed"))
         )
     else:
         status, action = rng.choice(
-            (("5.0.0", "delayed"), ("4.4.7", "failed"), ("5.1.1", "delayed"), ("2.0.0", "failed"))
+            (("5.0.0", "delayed"), ("5.1.1", "delayed"), ("2.0.0", "failed"))
         )
     head = envelope_headers(scene, phish, victim, when, auth_results(scene, phish)) + [
         f"From: Mail Delivery System <{rng.choice(('mailer-daemon', 'postmaster'))}@{phish}>",
