@@ -24,8 +24,13 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".backscatter-installed"
 
 
+# pymilter compiles against libmilter: installed (and its tests run) only where it is present.
+LIBMILTER = Path("/usr/include/libmilter/mfapi.h")
+
+
 def ensure_venv() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    extras = "dev,milter" if LIBMILTER.exists() else "dev"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + extras
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
@@ -33,7 +38,7 @@ def ensure_venv() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("dev: installing backscatter and its test tools into .venv", file=sys.stderr)
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[{extras}]"], check=True)
     STAMP.write_text(wanted)
 
 

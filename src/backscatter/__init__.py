@@ -1,6 +1,48 @@
-"""backscatter: tell a genuine bounce from backscatter and fake non-delivery reports."""
+"""backscatter: tell a genuine bounce from backscatter and fake non-delivery reports.
+
+    from backscatter import Detector
+    detector = Detector.load()                  # the shipped model, no sent-log
+    verdict = detector.score(raw_bytes)         # .verdict, .spoofed_probability, .evidence
+
+``Detector`` and friends are imported on first use, so ``backscatter.parse`` users do not pay
+for scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from backscatter.mail import Bounce, FailedRecipient, iter_messages, parse
 
+if TYPE_CHECKING:
+    from backscatter.detector import Detector, Envelope, Verdict
+    from backscatter.sentlog import SqliteSentLog as SentLog
+
 __version__ = "0.1.0"
-__all__ = ["Bounce", "FailedRecipient", "__version__", "iter_messages", "parse"]
+__all__ = [
+    "Bounce",
+    "Detector",
+    "Envelope",
+    "FailedRecipient",
+    "SentLog",
+    "Verdict",
+    "__version__",
+    "iter_messages",
+    "parse",
+]
+
+_LAZY = {
+    "Detector": ("backscatter.detector", "Detector"),
+    "Envelope": ("backscatter.detector", "Envelope"),
+    "Verdict": ("backscatter.detector", "Verdict"),
+    "SentLog": ("backscatter.sentlog", "SqliteSentLog"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module 'backscatter' has no attribute {name!r}")

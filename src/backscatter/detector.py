@@ -26,6 +26,27 @@ _NOT_FAILURES = frozenset({"arf", "auto-reply", "rfc3464-success"})
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """The SMTP envelope, for callers that see mail before final delivery (milters, filters).
+
+    A bounce is known by its envelope (``MAIL FROM:<>``, the address it was sent back to); in
+    a mailbox these are the Return-Path and X-Original-To headers the delivery agent stamps.
+    At SMTP time they are not there yet, so they are given here and scored as if stamped.
+    """
+
+    sender: str | None = None  # "" for the null sender <>; None when unknown
+    recipients: tuple[str, ...] = ()
+
+    def stamp(self) -> bytes:
+        lines = []
+        if self.sender is not None:
+            lines.append(f"Return-Path: <{self.sender}>\n")
+        if self.recipients:
+            lines.append(f"X-Original-To: {self.recipients[0]}\n")
+        return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Every parse field, plus the verdict, its probability and the facts behind it."""
 
@@ -76,10 +97,16 @@ class Detector:
         store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
         return cls(load(model or shipped_model_path()), store, load_config(config), threshold)
 
-    def score(self, data: bytes | RawMessage, source: str = "-") -> Verdict:
-        return self.score_many(
-            [data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))]
-        )[0]
+    def score(
+        self, data: bytes | RawMessage, source: str = "-", envelope: Envelope | None = None
+    ) -> Verdict:
+        """One message's verdict. Never raises on mail: unreadable input is ``not_bounce``
+        with the parse error in its record."""
+        raw = data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))
+        if envelope is not None:
+            stamped = envelope.stamp() + raw.data
+            raw = RawMessage(raw.source, stamped, len(stamped), raw.truncated)
+        return self.score_many([raw])[0]
 
     def score_many(self, messages: Sequence[RawMessage]) -> list[Verdict]:
         """Score a batch: parsing per message, the model once for the whole batch (faster)."""

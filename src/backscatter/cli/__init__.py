@@ -6,6 +6,7 @@ import sys
 
 # Importing the command modules registers their commands on the app.
 from backscatter.cli import batv as _batv  # noqa: F401
+from backscatter.cli import filters as _filters  # noqa: F401
 from backscatter.cli import parse as _parse  # noqa: F401
 from backscatter.cli import score as _score  # noqa: F401
 from backscatter.cli import sentlog as _sentlog  # noqa: F401

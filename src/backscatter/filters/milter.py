@@ -1,0 +1,156 @@
+"""The libmilter adapter (pymilter): callbacks in, a MessageSession's Decision carried out.
+
+pymilter is the Python milter library that held up against a real Postfix here (the issue
+records why not purepythonmilter or python-libmilter). Every callback is guarded: an
+exception becomes the configured fault answer, never a stuck or lost message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import Milter
+
+from backscatter.filters.policy import ACCEPT, DISCARD, QUARANTINE, REJECT, TEMPFAIL
+from backscatter.filters.session import Decision, MessageSession, MilterCore
+
+log = logging.getLogger("backscatter.milter")
+
+FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE | Milter.CHGFROM
+FLAGS |= Milter.ADDRCPT | Milter.DELRCPT
+
+
+def _guarded(callback: Callable[..., int]) -> Callable[..., int]:
+    """Turn an exception inside a callback into the fault policy's answer."""
+
+    def wrapper(self: BackscatterMilter, *args: Any) -> int:
+        try:
+            return callback(self, *args)
+        except Exception:
+            log.exception("milter callback %s failed", callback.__name__)
+            return self.fault()
+
+    wrapper.__name__ = callback.__name__
+    return wrapper
+
+
+class BackscatterMilter(Milter.Base):
+    """One SMTP connection (libmilter runs each in its own thread)."""
+
+    core: MilterCore  # set by serve() before the first connection
+
+    def __init__(self) -> None:
+        self.client_ip: str | None = None
+        self.session: MessageSession | None = None
+
+    def fault(self) -> int:
+        self.session = None
+        if self.core.policy.on_error == TEMPFAIL:
+            self.setreply("451", "4.7.1", "Bounce check unavailable, try again later")
+            return Milter.TEMPFAIL
+        return Milter.ACCEPT
+
+    @_guarded
+    def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
+        self.client_ip = hostaddr[0] if isinstance(hostaddr, tuple) and hostaddr else None
+        return Milter.CONTINUE
+
+    @_guarded
+    def envfrom(self, sender: str, *params: str) -> int:
+        self.session = MessageSession(self.core, self.client_ip, self.getsymval("{daemon_name}"))
+        self.session.begin(sender, bool(self.getsymval("{auth_authen}")))
+        return Milter.CONTINUE
+
+    @_guarded
+    def envrcpt(self, recipient: str, *params: str) -> int:
+        if self.session is not None:
+            self.session.add_recipient(recipient)
+        return Milter.CONTINUE
+
+    @Milter.decode("bytes")
+    @_guarded
+    def header(self, name: Any, value: bytes) -> int:
+        if self.session is not None:
+            text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+            self.session.add_header(text, value)
+        return Milter.CONTINUE
+
+    @_guarded
+    def eoh(self) -> int:
+        if self.session is not None:
+            self.session.end_headers()
+        return Milter.CONTINUE
+
+    @_guarded
+    def body(self, chunk: bytes) -> int:
+        if self.session is not None:
+            self.session.add_body(chunk)
+        return Milter.CONTINUE
+
+    @_guarded
+    def eom(self) -> int:
+        session, self.session = self.session, None
+        if session is None:
+            return Milter.ACCEPT
+        decision = session.finish()
+        answer = self._carry_out(decision)
+        log.info(session.summary(self.getsymval("i"), decision))
+        if decision.verdict is not None and decision.verdict.evidence:
+            log.debug("evidence: %s", "; ".join(decision.verdict.evidence))
+        return answer
+
+    def _carry_out(self, decision: Decision) -> int:
+        if decision.action == TEMPFAIL:
+            if decision.reply:
+                self.setreply(*decision.reply)
+            return Milter.TEMPFAIL
+        if decision.action == REJECT and decision.reply:
+            self.setreply(*decision.reply)
+            return Milter.REJECT
+        # Highest index first, so the indexes of the ones still to go stay right.
+        for name, index in sorted(decision.remove_headers, key=lambda h: -h[1]):
+            self.chgheader(name, index, None)
+        for name, value in decision.add_headers:
+            self.addheader(name, value)
+        if decision.new_sender:
+            self.chgfrom(f"<{decision.new_sender}>")
+        for old, new in decision.recipient_changes:
+            self.delrcpt(f"<{old}>")
+            self.addrcpt(f"<{new}>")
+        if decision.action == DISCARD:
+            return Milter.DISCARD
+        if decision.action == QUARANTINE:
+            self.quarantine("backscatter: spoofed bounce")
+        return Milter.ACCEPT if decision.action == ACCEPT else Milter.CONTINUE
+
+    def abort(self) -> int:
+        self.session = None
+        return Milter.CONTINUE
+
+    def close(self) -> int:
+        self.session = None
+        return Milter.CONTINUE
+
+
+def libmilter_socket(spec: str) -> str:
+    """``unix:/path`` as given; ``inet:127.0.0.1:PORT`` (the issue's form) into libmilter's
+    ``inet:PORT@127.0.0.1``; ``inet6:[::1]:PORT`` likewise."""
+    kind, _, rest = spec.partition(":")
+    if kind in ("inet", "inet6") and "@" not in rest:
+        host, _, port = rest.rpartition(":")
+        if not port.isdigit() or not host:
+            raise ValueError(f"expected {kind}:HOST:PORT, got {spec!r}")
+        return f"{kind}:{port}@{host.strip('[]')}"
+    if kind in ("unix", "local", "inet", "inet6"):
+        return spec
+    raise ValueError(f"socket must be unix:/path or inet:HOST:PORT, got {spec!r}")
+
+
+def serve(core: MilterCore, socket: str, name: str = "backscatter", timeout: int = 600) -> None:
+    """Run until stopped (SIGTERM/SIGINT); libmilter removes a stale socket file first."""
+    BackscatterMilter.core = core
+    Milter.factory = BackscatterMilter
+    Milter.set_flags(FLAGS)
+    Milter.runmilter(name, libmilter_socket(socket), timeout)

@@ -1,0 +1,124 @@
+"""What to do with a verdict at SMTP time, and which mail is ours going out.
+
+From the ``[milter]`` table of the same TOML file as our infrastructure::
+
+    [milter]
+    on_error = "accept"              # or "tempfail": when scoring fails or overruns its budget
+    time_budget_ms = 2000
+    max_message_kb = 10240           # scored on at most this much of a message
+    outbound_daemons = ["ORIGINATING"]   # Postfix milter_macro_daemon_name of submission
+    outbound_networks = ["192.0.2.0/24"] # clients whose mail is ours going out
+    outbound_authenticated = true    # SMTP AUTH means ours going out
+    batv_sign = false                # sign outbound envelope senders (needs batv_secrets)
+
+    [milter.actions]                 # per verdict: tag | reject | quarantine | discard
+    genuine = "tag"
+    spoofed = "tag"
+
+    [[milter.thresholds]]            # stronger action for surer spoofed verdicts
+    above = 0.99
+    action = "reject"
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from backscatter.detector import SPOOFED
+from backscatter.errors import BackscatterError
+from backscatter.features.config import Network
+
+TAG, REJECT, QUARANTINE, DISCARD = "tag", "reject", "quarantine", "discard"
+ACTIONS = (TAG, REJECT, QUARANTINE, DISCARD)
+ACCEPT, TEMPFAIL = "accept", "tempfail"
+
+
+@dataclass(frozen=True)
+class MilterPolicy:
+    actions: dict[str, str] = field(default_factory=lambda: {"genuine": TAG, SPOOFED: TAG})
+    thresholds: tuple[tuple[float, str], ...] = ()  # (above, action), for spoofed verdicts
+    on_error: str = ACCEPT
+    time_budget_ms: int = 2000
+    max_message_kb: int = 10240
+    outbound_daemons: tuple[str, ...] = ("ORIGINATING",)
+    outbound_networks: tuple[Network, ...] = ()
+    outbound_authenticated: bool = True
+    batv_sign: bool = False
+
+    def action_for(self, verdict: str, probability: float) -> str:
+        """The action for a verdict: the surest matching threshold wins over the default."""
+        action = self.actions.get(verdict, TAG)
+        if verdict == SPOOFED:
+            for above, stronger in sorted(self.thresholds):
+                if probability >= above:
+                    action = stronger
+        return action
+
+    def is_outbound(self, daemon: str | None, client_ip: str | None, authenticated: bool) -> bool:
+        """Mail we send: submitted with SMTP AUTH, on a submission listener, or from our network."""
+        if authenticated and self.outbound_authenticated:
+            return True
+        if daemon and daemon in self.outbound_daemons:
+            return True
+        if client_ip and self.outbound_networks:
+            try:
+                address = ipaddress.ip_address(client_ip.strip("[]"))
+            except ValueError:
+                return False
+            return any(address in network for network in self.outbound_networks)
+        return False
+
+    def with_options(self, spoofed_action: str | None, on_error: str | None) -> MilterPolicy:
+        """The policy with command-line overrides applied."""
+        policy = self
+        if spoofed_action:
+            _check(spoofed_action, ACTIONS, "spoofed action")
+            policy = replace(policy, actions={**policy.actions, SPOOFED: spoofed_action})
+        if on_error:
+            _check(on_error, (ACCEPT, TEMPFAIL), "on_error")
+            policy = replace(policy, on_error=on_error)
+        return policy
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise BackscatterError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def load_policy(path: str | Path | None) -> MilterPolicy:
+    """The ``[milter]`` table of the config file (defaults when there is none)."""
+    if path is None:
+        return MilterPolicy()
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("milter", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BackscatterError(f"cannot read config {path}: {exc}") from None
+    try:
+        actions = {**MilterPolicy().actions, **dict(table.get("actions", {}))}
+        for action in actions.values():
+            _check(action, ACTIONS, "milter action")
+        thresholds = tuple(
+            (float(t["above"]), str(t["action"])) for t in table.get("thresholds", ())
+        )
+        for _, action in thresholds:
+            _check(action, ACTIONS, "milter threshold action")
+        on_error = str(table.get("on_error", ACCEPT))
+        _check(on_error, (ACCEPT, TEMPFAIL), "on_error")
+        return MilterPolicy(
+            actions=actions,
+            thresholds=thresholds,
+            on_error=on_error,
+            time_budget_ms=int(table.get("time_budget_ms", 2000)),
+            max_message_kb=int(table.get("max_message_kb", 10240)),
+            outbound_daemons=tuple(table.get("outbound_daemons", ("ORIGINATING",))),
+            outbound_networks=tuple(
+                ipaddress.ip_network(n, strict=False) for n in table.get("outbound_networks", ())
+            ),
+            outbound_authenticated=bool(table.get("outbound_authenticated", True)),
+            batv_sign=bool(table.get("batv_sign", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BackscatterError(f"config {path}: [milter] {exc}") from None

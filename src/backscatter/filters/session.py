@@ -1,0 +1,171 @@
+"""One message through the milter, protocol-free: envelope and content in, a Decision out.
+
+The libmilter adapter (``milter.py``) only feeds callbacks in here and carries out the
+Decision, so everything a message can do to us is decided in plain Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as BudgetOverrun
+from dataclasses import dataclass, field
+
+from backscatter.detector import NOT_BOUNCE, Detector, Envelope, Verdict
+from backscatter.filters.headers import is_ours, verdict_headers
+from backscatter.filters.outbound import OutboundRecorder
+from backscatter.filters.policy import ACCEPT, REJECT, TEMPFAIL, MilterPolicy
+from backscatter.mail.message import header_text
+
+log = logging.getLogger("backscatter.milter")
+
+REJECT_REPLY = ("550", "5.7.1", "Bounce rejected: we did not send the message it returns")
+TEMPFAIL_REPLY = ("451", "4.7.1", "Bounce check unavailable, try again later")
+
+
+@dataclass
+class Decision:
+    """What the MTA is to do with one message."""
+
+    action: str  # tag | reject | quarantine | discard | accept | tempfail
+    add_headers: list[tuple[str, str]] = field(default_factory=list)
+    remove_headers: list[tuple[str, int]] = field(default_factory=list)  # (name, 1-based index)
+    new_sender: str | None = None
+    recipient_changes: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
+    reply: tuple[str, str, str] | None = None
+    verdict: Verdict | None = None
+    note: str = ""
+
+
+class MilterCore:
+    """What all connections share: the Detector, the policy, the recorder, the scoring pool.
+
+    Scoring runs in a small pool so that a message over its time budget is let through (or
+    tempfailed) at once; the overrunning work finishes in the background.
+    """
+
+    def __init__(
+        self, detector: Detector, policy: MilterPolicy, recorder: OutboundRecorder
+    ) -> None:
+        self.detector = detector
+        self.policy = policy
+        self.recorder = recorder
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="score")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class MessageSession:
+    """Collects one message; ``finish`` decides. Bounded: content beyond the policy's size
+    cap is not kept (the report and the returned headers come first in a bounce)."""
+
+    def __init__(self, core: MilterCore, client_ip: str | None, daemon: str | None) -> None:
+        self.core = core
+        self.client_ip = client_ip
+        self.daemon = daemon
+        self.sender: str | None = None
+        self.authenticated = False
+        self.recipients: list[str] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.seen: dict[str, int] = {}  # header name (lower) -> occurrences so far
+        self.forged: list[tuple[str, int]] = []
+        self.message_id: str | None = None
+        self.subject: str | None = None
+        self.took_ms = 0.0
+
+    def begin(self, sender: str, authenticated: bool) -> None:
+        self.sender = sender.strip().strip("<>")
+        self.authenticated = authenticated
+
+    def add_recipient(self, recipient: str) -> None:
+        self.recipients.append(recipient.strip().strip("<>"))
+
+    def add_header(self, name: str, value: bytes) -> None:
+        lowered = name.lower()
+        self.seen[lowered] = self.seen.get(lowered, 0) + 1
+        if is_ours(name):
+            self.forged.append((name, self.seen[lowered]))
+            return  # a forged verdict must not reach the scorer either
+        if lowered == "message-id" and self.message_id is None:
+            self.message_id = header_text(value.decode("utf-8", "surrogateescape"))
+        elif lowered == "subject" and self.subject is None:
+            self.subject = header_text(value.decode("utf-8", "surrogateescape"))
+        self._keep(name.encode("ascii", "replace") + b": " + value + b"\n")
+
+    def end_headers(self) -> None:
+        self._keep(b"\n")
+
+    def add_body(self, chunk: bytes) -> None:
+        self._keep(chunk)
+
+    def _keep(self, data: bytes) -> None:
+        room = self.core.policy.max_message_kb * 1024 - self.size
+        if room > 0:
+            self.chunks.append(data[:room])
+            self.size += min(len(data), room)
+
+    @property
+    def outbound(self) -> bool:
+        return self.core.policy.is_outbound(self.daemon, self.client_ip, self.authenticated)
+
+    def finish(self) -> Decision:
+        """Never raises: an internal error or a budget overrun becomes the fault action."""
+        started = time.perf_counter()
+        try:
+            decision = self._outbound() if self.outbound else self._inbound()
+        except Exception as exc:  # the boundary: mail must flow whatever went wrong in here
+            log.exception("internal error, applying on_error=%s", self.core.policy.on_error)
+            decision = self._fault(f"error: {type(exc).__name__}: {exc}")
+        decision.remove_headers = list(self.forged)
+        self.took_ms = (time.perf_counter() - started) * 1000
+        return decision
+
+    def _outbound(self) -> Decision:
+        recorder = self.core.recorder
+        added = recorder.record(self.message_id, self.sender or "", self.recipients, self.subject)
+        signed = recorder.signed_sender(self.sender or "")
+        return Decision(ACCEPT, new_sender=signed, note=f"outbound recorded={added}")
+
+    def _inbound(self) -> Decision:
+        data = b"".join(self.chunks)
+        envelope = Envelope(self.sender, tuple(self.recipients))
+        budget = self.core.policy.time_budget_ms / 1000
+        future = self.core.pool.submit(self.core.detector.score, data, "milter", envelope)
+        try:
+            verdict = future.result(timeout=budget)
+        except BudgetOverrun:
+            return self._fault(f"over the {self.core.policy.time_budget_ms} ms budget")
+        changes = [(r, plain) for r in self.recipients if (plain := self.core.recorder.untagged(r))]
+        if verdict.verdict == NOT_BOUNCE:
+            return Decision(ACCEPT, recipient_changes=changes, verdict=verdict)
+        action = self.core.policy.action_for(verdict.verdict, verdict.spoofed_probability)
+        return Decision(
+            action,
+            add_headers=verdict_headers(verdict),
+            recipient_changes=changes,
+            reply=REJECT_REPLY if action == REJECT else None,
+            verdict=verdict,
+        )
+
+    def _fault(self, why: str) -> Decision:
+        if self.core.policy.on_error == TEMPFAIL:
+            return Decision(TEMPFAIL, reply=TEMPFAIL_REPLY, note=why)
+        return Decision(ACCEPT, note=why)
+
+    def summary(self, queue_id: str | None, decision: Decision) -> str:
+        """The one log line per message."""
+        verdict = decision.verdict
+        parts = [
+            f"queue_id={queue_id or '-'}",
+            f"direction={'outbound' if self.outbound else 'inbound'}",
+            f"verdict={verdict.verdict if verdict else '-'}",
+            f"score={verdict.spoofed_probability:.4f}" if verdict else "score=-",
+            f"action={decision.action}",
+            f"ms={self.took_ms:.1f}",
+        ]
+        if decision.note:
+            parts.append(f"note={decision.note!r}")
+        return " ".join(parts)
