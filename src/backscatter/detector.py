@@ -18,6 +18,7 @@ from backscatter.features import Evidence, OurInfrastructure, collect, load_conf
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
 from backscatter.model.explain import contributions, explain
+from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SqliteSentLog
 
@@ -80,6 +81,7 @@ class Detector:
         threshold: float = 0.5,
     ) -> None:
         self.model = model
+        self.scorer = LinearScorer(model)
         self.sent_log = sent_log
         self.config = config or OurInfrastructure()
         self.threshold = threshold
@@ -131,8 +133,8 @@ class Detector:
                 scored.append(index)
         if scored:
             rows = self.model.named_steps["features"].transform([evidence[i] for i in scored])
-            scaled = self.model.named_steps["scale"].transform(rows)  # once, for both uses
-            probabilities = self.model.named_steps["classifier"].predict_proba(scaled)[:, 1]
+            scaled = self.scorer.scale(rows)  # once, for both uses
+            probabilities = self.scorer.probabilities(scaled)
             pushes = contributions(self.model, scaled)
             for position, index in enumerate(scored):
                 item, probability = evidence[index], float(probabilities[position])

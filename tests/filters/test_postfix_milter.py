@@ -171,12 +171,15 @@ def test_quarantine_puts_a_fake_ndr_on_hold(default_milter: Lab) -> None:
 
 def test_a_budget_overrun_tempfails_when_configured(default_milter: Lab) -> None:
     mx = default_milter
-    mx.milter("--config", mx.config('[milter]\ntime_budget_ms = 0\non_error = "tempfail"\n'))
+    # ~2.8 MB of report text takes well over 10 ms to read, against a 1 ms budget.
+    slow = FAKE_NDR.replace(b"</body>", b"<p>" + b"padding words here " * 150000 + b"</p></body>")
+    mx.milter("--config", mx.config('[milter]\ntime_budget_ms = 1\non_error = "tempfail"\n'))
     with pytest.raises(smtplib.SMTPDataError) as deferred:
-        mx.send(FAKE_NDR, "support@login-portal.example")
+        mx.send(slow, "support@login-portal.example")
     assert deferred.value.smtp_code == 451
-    mx.milter("--config", mx.config("[milter]\ntime_budget_ms = 0\n"))  # accept: let it in
-    assert mx.deliver(FAKE_NDR, "support@login-portal.example")["X-Backscatter-Verdict"] is None
+    assert "over the 1 ms budget" in mx.milter_log.read_text()
+    mx.milter("--config", mx.config("[milter]\ntime_budget_ms = 1\n"))  # accept: let it in
+    assert mx.deliver(slow, "support@login-portal.example")["X-Backscatter-Verdict"] is None
 
 
 def test_the_milter_dying_mid_message_loses_nothing(default_milter: Lab) -> None:

@@ -12,6 +12,7 @@ from backscatter.detector import Detector
 from backscatter.errors import BackscatterError
 from backscatter.features import CATALOG, BounceFeatures, collect
 from backscatter.mail.parser import analyse
+from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, save, shipped_model_path
 from tests.conftest import DATA
 
@@ -134,3 +135,17 @@ def test_verdict_record_has_parse_fields_and_verdict(detector):
         "evidence",
     } <= set(record)
     assert 0.0 <= record["spoofed_probability"] <= 1.0
+
+
+def test_the_fast_path_gives_the_pipelines_own_probabilities():
+    model = load(shipped_model_path())
+    scorer = LinearScorer(model)
+    assert scorer.coef_ is not None  # the shipped model has the shape the fast path reads
+    rows = BounceFeatures().transform(
+        [evidence(p.name) for p in sorted((DATA / "formats").glob("*.eml"))]
+    )
+    rows = np.vstack([rows, np.random.default_rng(0).normal(size=(500, rows.shape[1])) * 3])
+    expected = model.named_steps["classifier"].predict_proba(
+        model.named_steps["scale"].transform(rows)
+    )[:, 1]
+    assert np.allclose(scorer.probabilities(scorer.scale(rows)), expected, rtol=0, atol=1e-12)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import Milter
@@ -25,6 +26,7 @@ FLAGS |= Milter.ADDRCPT | Milter.DELRCPT
 def _guarded(callback: Callable[..., int]) -> Callable[..., int]:
     """Turn an exception inside a callback into the fault policy's answer."""
 
+    @wraps(callback)
     def wrapper(self: BackscatterMilter, *args: Any) -> int:
         try:
             return callback(self, *args)
@@ -32,7 +34,22 @@ def _guarded(callback: Callable[..., int]) -> Callable[..., int]:
             log.exception("milter callback %s failed", callback.__name__)
             return self.fault()
 
-    wrapper.__name__ = callback.__name__
+    return wrapper
+
+
+def _collecting(callback: Callable[..., int]) -> Callable[..., int]:
+    """For the no-reply callbacks (headers, body): Postfix does not wait for their answer,
+    so a failure is remembered and answered at end of message."""
+
+    @wraps(callback)
+    def wrapper(self: BackscatterMilter, *args: Any) -> int:
+        try:
+            return callback(self, *args)
+        except Exception:
+            log.exception("milter callback %s failed", callback.__name__)
+            self.session, self.broken = None, True
+            return Milter.CONTINUE
+
     return wrapper
 
 
@@ -44,9 +61,10 @@ class BackscatterMilter(Milter.Base):
     def __init__(self) -> None:
         self.client_ip: str | None = None
         self.session: MessageSession | None = None
+        self.broken = False
 
     def fault(self) -> int:
-        self.session = None
+        self.session, self.broken = None, False
         if self.core.policy.on_error == TEMPFAIL:
             self.setreply("451", "4.7.1", "Bounce check unavailable, try again later")
             return Milter.TEMPFAIL
@@ -59,31 +77,36 @@ class BackscatterMilter(Milter.Base):
 
     @_guarded
     def envfrom(self, sender: str, *params: str) -> int:
+        self.broken = False
         self.session = MessageSession(self.core, self.client_ip, self.getsymval("{daemon_name}"))
         self.session.begin(sender, bool(self.getsymval("{auth_authen}")))
         return Milter.CONTINUE
 
-    @_guarded
+    @Milter.noreply
+    @_collecting
     def envrcpt(self, recipient: str, *params: str) -> int:
         if self.session is not None:
             self.session.add_recipient(recipient)
         return Milter.CONTINUE
 
     @Milter.decode("bytes")
-    @_guarded
+    @Milter.noreply
+    @_collecting
     def header(self, name: Any, value: bytes) -> int:
         if self.session is not None:
             text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
             self.session.add_header(text, value)
         return Milter.CONTINUE
 
-    @_guarded
+    @Milter.noreply
+    @_collecting
     def eoh(self) -> int:
         if self.session is not None:
             self.session.end_headers()
         return Milter.CONTINUE
 
-    @_guarded
+    @Milter.noreply
+    @_collecting
     def body(self, chunk: bytes) -> int:
         if self.session is not None:
             self.session.add_body(chunk)
@@ -92,6 +115,8 @@ class BackscatterMilter(Milter.Base):
     @_guarded
     def eom(self) -> int:
         session, self.session = self.session, None
+        if self.broken:
+            return self.fault()
         if session is None:
             return Milter.ACCEPT
         decision = session.finish()
@@ -126,7 +151,7 @@ class BackscatterMilter(Milter.Base):
         return Milter.ACCEPT if decision.action == ACCEPT else Milter.CONTINUE
 
     def abort(self) -> int:
-        self.session = None
+        self.session, self.broken = None, False
         return Milter.CONTINUE
 
     def close(self) -> int:

@@ -17,27 +17,32 @@ _CHUNK = 1 << 20
 
 
 def header_end(data: bytes) -> int:
-    """Offset of the blank line ending the header, or len(data) when there is none."""
-    ends = [i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0]
-    return min(ends) + 1 if ends else len(data)
+    """Offset just past the header's last line (where the blank line starts), or len(data)."""
+    ends = [i + 1 for i in (data.find(b"\n\n"),) if i >= 0]
+    ends += [i + 2 for i in (data.find(b"\r\n\r\n"),) if i >= 0]
+    return min(ends) if ends else len(data)
 
 
 def rewrite_header(header: bytes, added: list[tuple[str, str]]) -> bytes:
-    """The header block without forged X-Backscatter-* fields, with ``added`` appended."""
+    """The header block without forged X-Backscatter-* fields, with ``added`` appended.
+
+    Untouched (byte for byte) when there is nothing to drop or add."""
     newline = b"\r\n" if b"\r\n" in header[:1000] else b"\n"
-    lines = header.splitlines(keepends=True)
     kept: list[bytes] = []
-    dropping = False
-    for line in lines:
+    dropping = dropped = False
+    for line in header.splitlines(keepends=True):
         if line[:1] in (b" ", b"\t"):  # a continuation belongs to the field above
             if not dropping:
                 kept.append(line)
             continue
-        name = line.split(b":", 1)[0].decode("ascii", "replace")
-        dropping = ":" in line.decode("ascii", "replace") and is_ours(name)
+        name, colon, _ = line.partition(b":")
+        dropping = bool(colon) and is_ours(name.decode("ascii", "replace"))
+        dropped = dropped or dropping
         if not dropping:
             kept.append(line)
-    if kept and not kept[-1].endswith(b"\n"):
+    if not added and not dropped:
+        return header
+    if added and kept and not kept[-1].endswith(b"\n"):
         kept[-1] += newline
     kept.extend(f"{name}: {value}".encode("ascii") + newline for name, value in added)
     return b"".join(kept)
@@ -46,6 +51,8 @@ def rewrite_header(header: bytes, added: list[tuple[str, str]]) -> bytes:
 def filter_message(detector: Detector, head: bytes, envelope: Envelope | None = None) -> bytes:
     """``head`` (the whole message, or its first part) with the verdict applied."""
     end = header_end(head)
+    if end == len(head) and not head.endswith(b"\n"):
+        return head  # cut inside a header line (or not mail at all): nowhere safe to add
     verdict = detector.score(head, "-", envelope)
     return rewrite_header(head[:end], verdict_headers(verdict)) + head[end:]
 
