@@ -195,9 +195,9 @@ class PostfixInstance:
 
 
 def start_milter(sock: Path, *options: str, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """``backscatter milter`` as a real process on a unix socket; returns once it answers."""
-    if sock.exists():
-        sock.unlink()
+    """``backscatter milter`` as a real process on a unix socket; returns once it answers.
+
+    A socket file left by a killed milter stays in place: the milter must cope with it."""
     output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (kept by the child)
     process = subprocess.Popen(
         [
@@ -207,11 +207,12 @@ def start_milter(sock: Path, *options: str, log: Path | None = None) -> subproce
         stdout=output,
         stderr=output,
     )
-    deadline = time.monotonic() + 60
+    started = time.monotonic()
+    deadline = started + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the milter exited with {process.returncode}")
-        if sock.exists():
+        if sock.exists() and time.monotonic() - started > 0.2:
             with socket.socket(socket.AF_UNIX) as probe:
                 try:
                     probe.connect(str(sock))

@@ -6,7 +6,7 @@ From the ``[milter]`` table of the same TOML file as our infrastructure::
     on_error = "accept"              # or "tempfail": when scoring fails or overruns its budget
     time_budget_ms = 2000
     max_message_kb = 10240           # scored on at most this much of a message
-    outbound_daemons = ["ORIGINATING"]   # Postfix milter_macro_daemon_name of submission
+    outbound_daemons = ["ORIGINATING", "MSA"]  # Postfix / Sendmail submission daemons
     outbound_networks = ["192.0.2.0/24"] # clients whose mail is ours going out
     outbound_authenticated = true    # SMTP AUTH means ours going out
     batv_sign = false                # sign outbound envelope senders (needs batv_secrets)
@@ -43,7 +43,7 @@ class MilterPolicy:
     on_error: str = ACCEPT
     time_budget_ms: int = 2000
     max_message_kb: int = 10240
-    outbound_daemons: tuple[str, ...] = ("ORIGINATING",)
+    outbound_daemons: tuple[str, ...] = ("ORIGINATING", "MSA")
     outbound_networks: tuple[Network, ...] = ()
     outbound_authenticated: bool = True
     batv_sign: bool = False
@@ -113,7 +113,7 @@ def load_policy(path: str | Path | None) -> MilterPolicy:
             on_error=on_error,
             time_budget_ms=int(table.get("time_budget_ms", 2000)),
             max_message_kb=int(table.get("max_message_kb", 10240)),
-            outbound_daemons=tuple(table.get("outbound_daemons", ("ORIGINATING",))),
+            outbound_daemons=tuple(table.get("outbound_daemons", ("ORIGINATING", "MSA"))),
             outbound_networks=tuple(
                 ipaddress.ip_network(n, strict=False) for n in table.get("outbound_networks", ())
             ),
