@@ -60,6 +60,14 @@ class Lab:
         with smtplib.SMTP("127.0.0.1", port or self.postfix.inbound_port, timeout=30) as smtp:
             smtp.sendmail(sender, ["alice@ours.example"], data)
 
+    def bounce_of_outgoing(self, data: bytes) -> Message:
+        """Send as alice through the submission listener to a refused remote user; the
+        stand-in for the Internet refuses it and Postfix bounces it back to alice."""
+        before = len(self.postfix.delivered())
+        with smtplib.SMTP("127.0.0.1", self.postfix.submission_port, timeout=30) as smtp:
+            smtp.sendmail("alice@ours.example", [lab.REMOTE_UNKNOWN], data)
+        return email.message_from_bytes(self.postfix.wait_for(before + 1)[before])
+
     def deliver(self, data: bytes, sender: str = "", port: int | None = None) -> Message:
         """Send one message and return it as delivered to the Maildir."""
         before = len(self.postfix.delivered())
@@ -130,11 +138,7 @@ def test_outbound_mail_is_recorded_and_its_real_bounce_recognised(mx: Lab) -> No
         b"From: Alice <alice@ours.example>\r\nTo: nobody@remote.example\r\nSubject: report\r\n"
         b"Message-ID: <report-77@ours.example>\r\n\r\nThe report.\r\n"
     )
-    before = len(mx.postfix.delivered())
-    with smtplib.SMTP("127.0.0.1", mx.postfix.submission_port, timeout=30) as smtp:
-        smtp.sendmail("alice@ours.example", ["nobody@remote.example"], outgoing)
-    # The stand-in for the Internet refuses the recipient; Postfix bounces it back to alice.
-    bounce = email.message_from_bytes(mx.postfix.wait_for(before + 1)[before])
+    bounce = mx.bounce_of_outgoing(outgoing)
     with sqlite3.connect(mx.sent_log) as db:
         rows = db.execute(
             "SELECT sender, recipient FROM sent WHERE message_id = 'report-77@ours.example'"
@@ -217,10 +221,7 @@ def test_batv_signed_mail_comes_back_to_the_plain_address(default_milter: Lab) -
         b"From: alice@ours.example\r\nTo: nobody@remote.example\r\nSubject: tagged\r\n"
         b"Message-ID: <tagged-5@ours.example>\r\n\r\nHello.\r\n"
     )
-    before = len(mx.postfix.delivered())
-    with smtplib.SMTP("127.0.0.1", mx.postfix.submission_port, timeout=30) as smtp:
-        smtp.sendmail("alice@ours.example", ["nobody@remote.example"], outgoing)
-    bounce = email.message_from_bytes(mx.postfix.wait_for(before + 1)[before])
+    bounce = mx.bounce_of_outgoing(outgoing)
     assert bounce["To"].startswith("prvs=0")  # the envelope sender went out signed
     assert bounce["To"].endswith("=alice@ours.example")
     assert bounce["Delivered-To"] == "alice@ours.example"  # and came back to alice

@@ -23,34 +23,28 @@ FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE | Milter.CHGFROM
 FLAGS |= Milter.ADDRCPT | Milter.DELRCPT
 
 
-def _guarded(callback: Callable[..., int]) -> Callable[..., int]:
-    """Turn an exception inside a callback into the fault policy's answer."""
+def _boundary(on_failure: Callable[[BackscatterMilter], int]) -> Callable[..., Any]:
+    """Catch what a callback raises, log it, and answer what ``on_failure`` says."""
 
-    @wraps(callback)
-    def wrapper(self: BackscatterMilter, *args: Any) -> int:
-        try:
-            return callback(self, *args)
-        except Exception:
-            log.exception("milter callback %s failed", callback.__name__)
-            return self.fault()
+    def decorate(callback: Callable[..., int]) -> Callable[..., int]:
+        @wraps(callback)
+        def wrapper(self: BackscatterMilter, *args: Any) -> int:
+            try:
+                return callback(self, *args)
+            except Exception:
+                log.exception("milter callback %s failed", callback.__name__)
+                return on_failure(self)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
-def _collecting(callback: Callable[..., int]) -> Callable[..., int]:
-    """For the no-reply callbacks (headers, body): Postfix does not wait for their answer,
-    so a failure is remembered and answered at end of message."""
-
-    @wraps(callback)
-    def wrapper(self: BackscatterMilter, *args: Any) -> int:
-        try:
-            return callback(self, *args)
-        except Exception:
-            log.exception("milter callback %s failed", callback.__name__)
-            self.session, self.broken = None, True
-            return Milter.CONTINUE
-
-    return wrapper
+def _remember_failure(milter: BackscatterMilter) -> int:
+    """No-reply callbacks (headers, body): Postfix does not wait for their answer, so a
+    failure is remembered and answered at end of message."""
+    milter.session, milter.broken = None, True
+    return Milter.CONTINUE
 
 
 class BackscatterMilter(Milter.Base):
@@ -70,12 +64,12 @@ class BackscatterMilter(Milter.Base):
             return Milter.TEMPFAIL
         return Milter.ACCEPT
 
-    @_guarded
+    @_boundary(lambda milter: milter.fault())
     def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
         self.client_ip = hostaddr[0] if isinstance(hostaddr, tuple) and hostaddr else None
         return Milter.CONTINUE
 
-    @_guarded
+    @_boundary(lambda milter: milter.fault())
     def envfrom(self, sender: str, *params: str) -> int:
         self.broken = False
         self.session = MessageSession(self.core, self.client_ip, self.getsymval("{daemon_name}"))
@@ -83,7 +77,7 @@ class BackscatterMilter(Milter.Base):
         return Milter.CONTINUE
 
     @Milter.noreply
-    @_collecting
+    @_boundary(_remember_failure)
     def envrcpt(self, recipient: str, *params: str) -> int:
         if self.session is not None:
             self.session.add_recipient(recipient)
@@ -91,7 +85,7 @@ class BackscatterMilter(Milter.Base):
 
     @Milter.decode("bytes")
     @Milter.noreply
-    @_collecting
+    @_boundary(_remember_failure)
     def header(self, name: Any, value: bytes) -> int:
         if self.session is not None:
             text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
@@ -99,20 +93,20 @@ class BackscatterMilter(Milter.Base):
         return Milter.CONTINUE
 
     @Milter.noreply
-    @_collecting
+    @_boundary(_remember_failure)
     def eoh(self) -> int:
         if self.session is not None:
             self.session.end_headers()
         return Milter.CONTINUE
 
     @Milter.noreply
-    @_collecting
+    @_boundary(_remember_failure)
     def body(self, chunk: bytes) -> int:
         if self.session is not None:
             self.session.add_body(chunk)
         return Milter.CONTINUE
 
-    @_guarded
+    @_boundary(lambda milter: milter.fault())
     def eom(self) -> int:
         session, self.session = self.session, None
         if self.broken:
