@@ -63,7 +63,7 @@ def test_parse_a_directory_as_json(tmp_path):
     assert result.returncode == 0
     records = json.loads(out.read_text())
     assert len(records) == len(list((DATA / "formats").glob("*.eml")))
-    assert sum(r["is_bounce"] for r in records) == 18
+    assert sum(r["is_bounce"] for r in records) == 20
 
 
 def test_parse_table():

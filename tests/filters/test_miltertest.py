@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,3 +116,27 @@ assert(not mt.eom_check(conn, MT_HDRADD), "outbound mail was tagged")
     with SentLog(root / "sent.db") as log:
         rows = log.by_message_id("mt-1@ours.example")
     assert [(r.sender, r.recipient) for r in rows] == [("alice@ours.example", "alice@ours.example")]
+
+
+def test_the_milter_listens_on_loopback_tcp_as_the_issue_writes_it(tmp_path):
+    port = lab.free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backscatter", "milter", "--socket", f"inet:127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        steps = message_steps("mx", "support@login-portal.example", FAKE_NDR).replace(
+            "mt.connect(SOCKET, 20, 0.25)", "mt.connect(SOCKET, 240, 0.25)"
+        )
+        steps += """
+assert(mt.eom_check(conn, MT_HDRADD, "X-Backscatter-Verdict", "spoofed"), "no verdict")
+"""
+        script = tmp_path / "inet.lua"
+        script.write_text(f'SOCKET = "inet:{port}@127.0.0.1"\n{steps}\nmt.disconnect(conn)\n')
+        result = subprocess.run(
+            [str(MILTERTEST), "-s", str(script)], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        lab.stop_milter(process)

@@ -27,6 +27,18 @@ BOUNCES = [
         "q1-figures-7781@sender.example",
     ),
     (
+        "apachejames_no_such_user.eml",
+        "apachejames",
+        [("5550100@carrier.example", "5.0.0", "user_unknown", True)],
+        "trip-plan-0414@sender.example",
+    ),
+    (
+        "kddi_not_received.eml",
+        "kddi",
+        [("no-such-phone-user@ezweb.ne.jp", None, "expired", False)],
+        None,
+    ),
+    (
         "exim_mailbox_full.eml",
         "exim",
         [("erin@full.example", "5.2.2", "mailbox_full", True)],

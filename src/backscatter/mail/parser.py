@@ -92,14 +92,18 @@ def _settle(found: FoundRecipient) -> FailedRecipient:
         # (Sendmail writes Status: 4.4.7 for a "450 4.7.1 Access denied" it gave up on).
         status = stated
     status = status or stated or codes.status_from_reply(reply)
+    reason = codes.classify_reason(diagnostic, status, found.action)
     return FailedRecipient(
         address=found.address,
         status=status,
         action=found.action,
         diagnostic_code=diagnostic,
         remote_mta=found.remote_mta,
-        reason=codes.classify_reason(diagnostic, status, found.action),
-        hard=codes.is_hard(status, found.action, reply),
+        reason=reason,
+        # With no code at all, a report that gave up on a silent host says nothing
+        # permanent about the address: not a reason to suppress it.
+        hard=codes.is_hard(status, found.action, reply)
+        and not (status is None and reply is None and reason == codes.EXPIRED),
     )
 
 

@@ -274,6 +274,8 @@ _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "giving up",
             "too long",
             "could not be delivered within",
+            "not delivered within",
+            "not responding",
             "retry timeout",
             "delivery temporarily suspended",
             "deferred",

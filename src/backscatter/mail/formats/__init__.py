@@ -26,6 +26,7 @@ FAMILIES: tuple[str, ...] = (
     "postfix",
     "kddi",
     "notes",
+    "apachejames",
     "generic",
 )
 

@@ -8,5 +8,5 @@ RECOGNISER = TextFormat(
         header_says("from", ".dion.ne.jp", "@ezweb.ne.jp", ".au.com"),
         body_says("your mail sent on:"),
     ),
-    starts=("could not be delivered to:",),
+    starts=("could not be delivered to:", "the following recipients did not receive this message"),
 )

@@ -161,10 +161,11 @@ def recipient_sections(
         following = positions[number + 1][0] if number + 1 < len(positions) else end
         stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
         diagnostic = " ".join(part for part in (line.strip() for line in lines[index:stop]) if part)
-        context = " ".join(lines[max(start, index - 3) : index])
+        context = " ".join(lines[max(0, start - 3, index - 6) : index])
         if diagnostic.strip(_LIST_PUNCTUATION).lower() == address.lower() and context.strip():
-            # Lotus Notes and others state the reason above the address, not below it.
-            diagnostic = f"{context.strip()} {diagnostic}"
+            # Lotus Notes, KDDI and others state the reason above the address (and above
+            # the list's heading), not below it.
+            diagnostic = " ".join(f"{context} {diagnostic}".split())
         found.append(FoundRecipient(address=address, diagnostic=diagnostic or None))
     return found
 
