@@ -173,6 +173,16 @@ def test_quarantine_puts_a_fake_ndr_on_hold(default_milter: Lab) -> None:
     assert len(list(hold.iterdir())) == held_before + 1
 
 
+def test_discard_accepts_a_fake_ndr_and_drops_it(default_milter: Lab) -> None:
+    mx = default_milter
+    mx.milter("--spoofed-action", "discard")
+    before = len(mx.postfix.delivered())
+    mx.send(FAKE_NDR, "support@login-portal.example")  # 250: the sender sees no failure
+    following = mx.deliver(ORDINARY, "bob@elsewhere.example")
+    assert following["Message-ID"] == "<lunch-1@elsewhere.example>"
+    assert len(mx.postfix.delivered()) == before + 1
+
+
 def test_a_budget_overrun_tempfails_when_configured(default_milter: Lab) -> None:
     mx = default_milter
     # ~2.8 MB of report text takes well over 10 ms to read, against a 1 ms budget.
