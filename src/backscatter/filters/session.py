@@ -137,6 +137,7 @@ class MessageSession:
         try:
             verdict = future.result(timeout=budget)
         except BudgetOverrun:
+            future.cancel()  # still queued behind slow ones: drop it rather than pile up
             return self._fault(f"over the {self.core.policy.time_budget_ms} ms budget")
         changes = [(r, plain) for r in self.recipients if (plain := self.core.recorder.untagged(r))]
         if verdict.verdict == NOT_BOUNCE:
