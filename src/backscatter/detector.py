@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from backscatter.features import Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
-from backscatter.model.explain import contributions, explain
+from backscatter.model.explain import contributions, explain, mean_weights
 from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SqliteSentLog
@@ -82,6 +82,7 @@ class Detector:
     ) -> None:
         self.model = model
         self.scorer = LinearScorer(model)
+        self.weights = mean_weights(model)  # for the evidence, computed once
         self.sent_log = sent_log
         self.config = config or OurInfrastructure()
         self.threshold = threshold
@@ -135,7 +136,7 @@ class Detector:
             rows = self.model.named_steps["features"].transform([evidence[i] for i in scored])
             scaled = self.scorer.scale(rows)  # once, for both uses
             probabilities = self.scorer.probabilities(scaled)
-            pushes = contributions(self.model, scaled)
+            pushes = contributions(self.weights, scaled)
             for position, index in enumerate(scored):
                 item, probability = evidence[index], float(probabilities[position])
                 spoofed = probability >= self.threshold

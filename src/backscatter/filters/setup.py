@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 
 from backscatter.detector import Detector
-from backscatter.features import load_config
 from backscatter.filters.outbound import OutboundRecorder
 from backscatter.filters.policy import load_policy
 from backscatter.filters.session import MilterCore
-from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SqliteSentLog
+
+log = logging.getLogger("backscatter.milter")
 
 
 def build_core(
@@ -22,17 +22,16 @@ def build_core(
     spoofed_action: str | None = None,
     on_error: str | None = None,
 ) -> MilterCore:
-    """The Detector reads the sent-log through its own read-only connection; the recorder
-    writes through another (SQLite WAL: readers never wait for the writer)."""
-    ours = load_config(config)
+    """The recorder writes the sent-log through its own connection, opened first so that the
+    file exists; the Detector reads through a read-only one (SQLite WAL: readers never wait
+    for the writer)."""
     policy = load_policy(config).with_options(spoofed_action, on_error)
     writer = SqliteSentLog(sent_log) if sent_log is not None else None
-    reader = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
-    detector = Detector(load(model or shipped_model_path()), reader, ours, threshold)
+    detector = Detector.load(model, sent_log, config, threshold)
     if writer is None:
-        logging.getLogger("backscatter.milter").warning(
+        log.warning(
             "no --sent-log: outbound mail is not recorded and bounces are judged without one"
         )
-    if policy.batv_sign and not ours.batv_secrets:
-        logging.getLogger("backscatter.milter").warning("batv_sign is set but no batv_secrets")
-    return MilterCore(detector, policy, OutboundRecorder(writer, ours, policy.batv_sign))
+    if policy.batv_sign and not detector.config.batv_secrets:
+        log.warning("batv_sign is set but no batv_secrets")
+    return MilterCore(detector, policy, OutboundRecorder(writer, detector.config, policy.batv_sign))

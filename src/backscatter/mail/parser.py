@@ -100,10 +100,7 @@ def _settle(found: FoundRecipient) -> FailedRecipient:
         diagnostic_code=diagnostic,
         remote_mta=found.remote_mta,
         reason=reason,
-        # With no code at all, a report that gave up on a silent host says nothing
-        # permanent about the address: not a reason to suppress it.
-        hard=codes.is_hard(status, found.action, reply)
-        and not (status is None and reply is None and reason == codes.EXPIRED),
+        hard=codes.is_hard(status, found.action, reply, reason),
     )
 
 

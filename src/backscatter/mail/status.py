@@ -376,12 +376,20 @@ def classify_reason(diagnostic: str | None, status: str | None, action: str | No
     return OTHER
 
 
-def is_hard(status: str | None, action: str | None = None, reply: str | None = None) -> bool:
-    """Permanent failures (5.x.x, or a 5xx reply with no enhanced code) are hard bounces."""
+def is_hard(
+    status: str | None,
+    action: str | None = None,
+    reply: str | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Permanent failures (5.x.x, or a 5xx reply with no enhanced code) are hard bounces.
+
+    With no code at all, a failed report is hard unless it gave up on a silent host
+    (``expired``): that says nothing permanent about the address."""
     if action == "delayed":
         return False
     if status:
         return status.startswith("5")
     if reply:
         return reply.startswith("5")
-    return action == "failed"
+    return action == "failed" and reason != EXPIRED

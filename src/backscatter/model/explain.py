@@ -84,11 +84,15 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
 }
 
 
-def contributions(model: Pipeline, scaled: np.ndarray) -> np.ndarray:
+def mean_weights(model: Pipeline) -> np.ndarray:
+    """The calibrated folds' logistic weights, averaged: how hard each scaled feature pushes."""
+    calibrated = model.named_steps["classifier"]
+    return np.mean([c.estimator.coef_[0] for c in calibrated.calibrated_classifiers_], axis=0)
+
+
+def contributions(weights: np.ndarray, scaled: np.ndarray) -> np.ndarray:
     """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative), row by row,
     from feature rows already scaled by the pipeline's scaler."""
-    calibrated = model.named_steps["classifier"]
-    weights = np.mean([c.estimator.coef_[0] for c in calibrated.calibrated_classifiers_], axis=0)
     return weights * np.atleast_2d(scaled)
 
 
