@@ -15,7 +15,7 @@ from typing import Any
 import Milter
 
 from backscatter.filters.policy import ACCEPT, DISCARD, QUARANTINE, REJECT, TEMPFAIL
-from backscatter.filters.session import Decision, MessageSession, MilterCore
+from backscatter.filters.session import TEMPFAIL_REPLY, Decision, MessageSession, MilterCore
 
 log = logging.getLogger("backscatter.milter")
 
@@ -40,6 +40,10 @@ def _boundary(on_failure: Callable[[BackscatterMilter], int]) -> Callable[..., A
     return decorate
 
 
+def _answer_fault(milter: BackscatterMilter) -> int:
+    return milter.fault()
+
+
 def _remember_failure(milter: BackscatterMilter) -> int:
     """No-reply callbacks (headers, body): Postfix does not wait for their answer, so a
     failure is remembered and answered at end of message."""
@@ -60,16 +64,16 @@ class BackscatterMilter(Milter.Base):
     def fault(self) -> int:
         self.session, self.broken = None, False
         if self.core.policy.on_error == TEMPFAIL:
-            self.setreply("451", "4.7.1", "Bounce check unavailable, try again later")
+            self.setreply(*TEMPFAIL_REPLY)
             return Milter.TEMPFAIL
         return Milter.ACCEPT
 
-    @_boundary(lambda milter: milter.fault())
+    @_boundary(_answer_fault)
     def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
         self.client_ip = hostaddr[0] if isinstance(hostaddr, tuple) and hostaddr else None
         return Milter.CONTINUE
 
-    @_boundary(lambda milter: milter.fault())
+    @_boundary(_answer_fault)
     def envfrom(self, sender: str, *params: str) -> int:
         self.broken = False
         self.session = MessageSession(self.core, self.client_ip, self.getsymval("{daemon_name}"))
@@ -106,7 +110,7 @@ class BackscatterMilter(Milter.Base):
             self.session.add_body(chunk)
         return Milter.CONTINUE
 
-    @_boundary(lambda milter: milter.fault())
+    @_boundary(_answer_fault)
     def eom(self) -> int:
         session, self.session = self.session, None
         if self.broken:
