@@ -55,6 +55,7 @@ def test_outbound_is_auth_a_submission_daemon_or_our_network(tmp_path):
         ('[milter]\non_error = "panic"\n', "on_error"),
         ("[[milter.thresholds]]\nabove = 0.9\n", "action"),
         ("[milter]\noutbound_networks = ['not-a-net']\n", "not-a-net"),
+        ("[milter]\nmax_message_kb = 0\n", "max_message_kb"),
     ],
 )
 def test_a_bad_policy_is_one_plain_error(tmp_path, text, complaint):

@@ -88,7 +88,7 @@ def filter_command(
     model: ModelOption = None,
     threshold: ThresholdOption = 0.5,
     max_kb: Annotated[
-        int, typer.Option("--max-kb", help="Score at most this much of the message.")
+        int, typer.Option("--max-kb", min=1, help="Score at most this much of the message.")
     ] = 10240,
 ) -> None:
     """Read one message on stdin, write it to stdout with X-Backscatter-* headers added.

@@ -107,12 +107,18 @@ def load_policy(path: str | Path | None) -> MilterPolicy:
             _check(action, ACTIONS, "milter threshold action")
         on_error = str(table.get("on_error", ACCEPT))
         _check(on_error, (ACCEPT, TEMPFAIL), "on_error")
+        budget, cap = (
+            int(table.get("time_budget_ms", 2000)),
+            int(table.get("max_message_kb", 10240)),
+        )
+        if budget < 0 or cap < 1:
+            raise ValueError("time_budget_ms must be >= 0 and max_message_kb >= 1")
         return MilterPolicy(
             actions=actions,
             thresholds=thresholds,
             on_error=on_error,
-            time_budget_ms=int(table.get("time_budget_ms", 2000)),
-            max_message_kb=int(table.get("max_message_kb", 10240)),
+            time_budget_ms=budget,
+            max_message_kb=cap,
             outbound_daemons=tuple(table.get("outbound_daemons", ("ORIGINATING", "MSA"))),
             outbound_networks=tuple(
                 ipaddress.ip_network(n, strict=False) for n in table.get("outbound_networks", ())
