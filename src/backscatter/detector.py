@@ -23,7 +23,7 @@ from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SqliteSentLog
 
 GENUINE, SPOOFED, NOT_BOUNCE = "genuine", "spoofed", "not_bounce"
-_NOT_FAILURES = frozenset({"arf", "auto-reply", "rfc3464-success"})
+_NOT_FAILURES = frozenset({"arf", "auto-reply", "rfc3464-success", "mta-notice"})
 
 
 @dataclass(frozen=True)

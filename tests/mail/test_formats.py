@@ -45,6 +45,13 @@ BOUNCES = [
         "photos.1744102800@desk.sender.example",
     ),
     (
+        # moan.c: refused while being received, so the copy's envelope names the recipients
+        "exim_moan_too_big.eml",
+        "exim",
+        [("lena@partner.example", None, "message_too_large", True)],
+        "E1uAbCc-000XyY-2P@mail.sender.example",
+    ),
+    (
         "qmail_host_unknown.eml",
         "qmail",
         [("grace@no-such-domain.example", "5.1.2", "host_unknown", True)],
@@ -122,6 +129,7 @@ NOT_BOUNCES = [
     ("not_bounce_arf_complaint.eml", "arf"),
     ("not_bounce_auto_reply.eml", "auto-reply"),
     ("not_bounce_success_dsn.eml", "rfc3464-success"),
+    ("not_bounce_exim_frozen.eml", "mta-notice"),
     ("fake_ndr_html_quarantine.eml", None),
     ("fake_ndr_plain_release_link.eml", None),
 ]

@@ -27,6 +27,23 @@ _AUTO_REPLY_SUBJECTS = (
 )
 
 
+#: Subjects of reports an MTA writes to a postmaster or a local user about its own state,
+#: not to a sender about a failed delivery: Exim's moan_tell_someone() ("Message frozen",
+#: filter errors), Postfix's smtpd notices to the postmaster (``notify_classes``).
+_MTA_NOTICE_SUBJECTS = (
+    "message frozen",
+    "error(s) in forwarding or filtering",
+    "postfix smtp server: errors from",
+    "postfix smtp server: too many errors",
+)
+
+
+def is_mta_notice(view: MessageView) -> bool:
+    """An MTA telling its administrator something (a frozen message, a filter error)."""
+    subject = view.header("subject").lower()
+    return subject.startswith(_MTA_NOTICE_SUBJECTS)
+
+
 def is_feedback_report(view: MessageView) -> bool:
     """An ARF abuse/complaint report (RFC 5965), not a delivery failure."""
     if view.report_type == "feedback-report":

@@ -16,7 +16,7 @@ from backscatter.mail.addresses import addresses_in_text, first_header_address, 
 from backscatter.mail.anatomy import Bounce, FailedRecipient
 from backscatter.mail.formats import RECOGNISERS, FoundRecipient, Report
 from backscatter.mail.message import MessageView, header_text, parse_headers
-from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report
+from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report, is_mta_notice
 from backscatter.mail.sources import RawMessage
 
 _MAX_DIAGNOSTIC = 1000
@@ -72,6 +72,8 @@ def _parse(raw: RawMessage, view: MessageView) -> Bounce:
 def _recognise(view: MessageView) -> Report | None:
     if is_feedback_report(view):
         return Report("arf", is_bounce=False)
+    if is_mta_notice(view):
+        return Report("mta-notice", is_bounce=False)
     for recogniser in RECOGNISERS:
         report = recogniser.recognise(view)
         if report is not None:
