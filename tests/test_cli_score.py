@@ -22,7 +22,7 @@ def test_score_jsonl_has_parse_fields_verdict_and_evidence():
     assert 0.5 <= record["spoofed_probability"] <= 1.0
     assert record["evidence"] and all(isinstance(e, str) for e in record["evidence"])
     assert {"source", "is_bounce", "recipients", "original_message_id"} <= set(record)
-    assert result.stderr.startswith("1 messages: 0 genuine, 1 spoofed, 0 not_bounce")
+    assert result.stderr.startswith("1 messages: 0 genuine, 1 spoofed, 0 unknown, 0 not_bounce")
 
 
 def test_score_the_bundled_example_as_csv():

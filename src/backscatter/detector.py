@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.pipeline import Pipeline
 
-from backscatter.features import Evidence, OurInfrastructure, collect, load_config
+from backscatter.features import CATALOG, Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
 from backscatter.model.explain import contributions, explain, mean_weights
@@ -22,8 +23,18 @@ from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SqliteSentLog
 
-GENUINE, SPOOFED, NOT_BOUNCE = "genuine", "spoofed", "not_bounce"
-_NOT_FAILURES = frozenset({"arf", "auto-reply", "rfc3464-success", "mta-notice"})
+GENUINE, SPOOFED, NOT_BOUNCE, UNKNOWN = "genuine", "spoofed", "not_bounce", "unknown"
+VERDICTS = (GENUINE, SPOOFED, UNKNOWN, NOT_BOUNCE)
+
+#: Features whose value can be a positive sign of forgery, and the test for it.
+_SIGNS = tuple((i, f.forgery) for i, f in enumerate(CATALOG) if f.forgery is not None)
+#: Where a lean towards spoofed without any sign is capped: just under the threshold.
+_BELOW = 1e-3
+_NO_SIGN = (
+    "no sign of forgery (no link, form or attachment, no contradicting status, "
+    "no sent-log or BATV evidence against it)"
+)
+_UNREAD = "claims to be a delivery report, but its layout could not be read"
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,17 @@ class Verdict:
             sent_log_match=self.matched,
         )
         return record
+
+
+def _not_a_failure(item: Evidence) -> bool:
+    """Not scored: mail that does not claim to be a bounce, a kind the parser named (an
+    auto-reply, a feedback report, a success DSN...), and files that are not mail at all."""
+    bounce = item.bounce
+    return (
+        not item.claims_bounce
+        or not bounce.is_mail
+        or (not bounce.is_bounce and bounce.format is not None)
+    )
 
 
 def _matched(evidence: Evidence) -> str | None:
@@ -112,13 +134,24 @@ class Detector:
         return self.score_many([raw])[0]
 
     def score_many(self, messages: Sequence[RawMessage]) -> list[Verdict]:
-        """Score a batch: parsing per message, the model once for the whole batch (faster)."""
-        evidence = []
-        for raw in messages:
+        """Score a batch: parsing per message, the model once for the whole batch (faster).
+
+        A message that breaks evidence gathering (hostile charsets, encodings, headers) is
+        ``unknown`` with the error in its record: never an exception that loses the batch,
+        and never ``not_bounce``, which a filter would let through untagged."""
+        gathered: list[Evidence] = []
+        failed: dict[int, Verdict] = {}
+        for index, raw in enumerate(messages):
             bounce, view = analyse(raw)
-            with self._lock:
-                evidence.append(collect(bounce, view, self.sent_log, self.config))
-        return self.judge_many(evidence)
+            try:
+                with self._lock:
+                    gathered.append(collect(bounce, view, self.sent_log, self.config))
+            except Exception as exc:  # mail is hostile; see the docstring
+                error = f"could not gather evidence: {type(exc).__name__}: {exc}"[:300]
+                bounce = replace(bounce, error=bounce.error or error)
+                failed[index] = Verdict(bounce, UNKNOWN, 0.0, (error,))
+        judged = iter(self.judge_many(gathered))
+        return [failed[i] if i in failed else next(judged) for i in range(len(messages))]
 
     def judge(self, evidence: Evidence) -> Verdict:
         """The verdict for gathered evidence (exposed for batch and evaluation code)."""
@@ -128,7 +161,7 @@ class Detector:
         verdicts: list[Verdict | None] = [None] * len(evidence)
         scored = []
         for index, item in enumerate(evidence):
-            if not item.claims_bounce or item.bounce.format in _NOT_FAILURES:
+            if _not_a_failure(item):
                 verdicts[index] = Verdict(item.bounce, NOT_BOUNCE, 0.0, (), _matched(item))
             else:
                 scored.append(index)
@@ -138,14 +171,32 @@ class Detector:
             probabilities = self.scorer.probabilities(scaled)
             pushes = contributions(self.weights, scaled)
             for position, index in enumerate(scored):
-                item, probability = evidence[index], float(probabilities[position])
-                spoofed = probability >= self.threshold
-                sentences = explain(item, pushes[position], spoofed)
-                verdict = SPOOFED if spoofed else GENUINE
-                verdicts[index] = Verdict(
-                    item.bounce, verdict, probability, tuple(sentences), _matched(item)
+                verdicts[index] = self._verdict(
+                    evidence[index],
+                    rows[position],
+                    float(probabilities[position]),
+                    pushes[position],
                 )
         return [v for v in verdicts if v is not None]
+
+    def _verdict(
+        self, item: Evidence, row: np.ndarray, probability: float, pushes: np.ndarray
+    ) -> Verdict:
+        """Spoofed needs the model's lean *and* a positive sign of forgery; a lean without
+        one is unknown, with the probability capped under the threshold (absence of what
+        genuine reports carry is not evidence: unknown layouts lack it too)."""
+        leans = probability >= self.threshold
+        signed = any(test(row[i]) for i, test in _SIGNS)
+        sentences = explain(item, pushes, leans and signed)
+        if leans and signed:
+            verdict = SPOOFED
+        elif leans or not item.bounce.is_bounce:
+            verdict = UNKNOWN
+            probability = min(probability, max(self.threshold - _BELOW, 0.0))
+            sentences = [_UNREAD if not item.bounce.is_bounce else _NO_SIGN, *sentences][:3]
+        else:
+            verdict = GENUINE
+        return Verdict(item.bounce, verdict, probability, tuple(sentences), _matched(item))
 
     def close(self) -> None:
         if isinstance(self.sent_log, SqliteSentLog):

@@ -16,7 +16,7 @@ import typer
 from backscatter.cli.app import app
 from backscatter.cli.parallel import score_in_parallel
 from backscatter.cli.parse import PathsArgument, _open_output
-from backscatter.detector import GENUINE, Detector, Verdict
+from backscatter.detector import GENUINE, VERDICTS, Detector, Verdict
 from backscatter.errors import BackscatterError
 from backscatter.mail import RawMessage, SourceError, iter_messages
 from backscatter.render import VERDICT_WRITERS, Record
@@ -47,7 +47,7 @@ def score_command(
         int, typer.Option("--jobs", "-j", help="Worker processes; 0: both cores over 50 MB.")
     ] = 0,
 ) -> None:
-    """Score each message as genuine, spoofed or not a bounce, and say why."""
+    """Score each message as genuine, spoofed, unknown or not a bounce, and say why."""
     if not 0.0 <= threshold <= 1.0:
         raise BackscatterError("--threshold is a probability between 0 and 1")
     detector = Detector.load(model, sent_log, config, threshold)  # fails early on bad options
@@ -65,17 +65,26 @@ def score_command(
         out = _open_output(output, stack)
         VERDICT_WRITERS[output_format.value](_records(verdicts, tally, hard), out)
     detector.close()
-    counts = ", ".join(f"{tally[v]} {v}" for v in ("genuine", "spoofed", "not_bounce"))
+    skipped = tally.pop(_SKIPPED, 0)
+    counts = ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
     typer.echo(
         f"{sum(tally.values())} messages: {counts}; "
-        f"{len(hard)} hard-bounced recipients in genuine bounces",
+        f"{len(hard)} hard-bounced recipients in genuine bounces"
+        + (f"; {skipped} file(s) skipped, not mail" if skipped else ""),
         err=True,
     )
+    if sent_log is None and tally[GENUINE]:
+        typer.echo(
+            "note: without --sent-log, backscatter (real servers bouncing mail we never sent) "
+            "cannot be told from a genuine bounce and is counted genuine",
+            err=True,
+        )
     if failures:
         raise typer.Exit(1)
 
 
 _BATCH = 256
+_SKIPPED = "skipped"
 _LARGE_INPUT = 50 * 1024 * 1024
 
 
@@ -111,6 +120,12 @@ def _batches(paths: list[str], failures: list[SourceError]) -> Iterator[list[Raw
 def _records(verdicts: Iterator[Verdict], tally: Counter[str], hard: set[str]) -> Iterator[Record]:
     progress = _Progress() if sys.stderr.isatty() else None
     for verdict in verdicts:
+        if not verdict.bounce.is_mail:
+            tally[_SKIPPED] += 1
+            typer.echo(
+                f"backscatter: skipped {verdict.bounce.source}: not an e-mail message", err=True
+            )
+            continue
         tally[verdict.verdict] += 1
         if verdict.verdict == GENUINE:
             hard.update(r.address for r in verdict.bounce.recipients if r.hard)

@@ -6,7 +6,7 @@ import ipaddress
 import math
 
 from backscatter.features.evidence import Evidence, registered_domain
-from backscatter.features.feature import Feature, flag
+from backscatter.features.feature import Feature, flag, positive
 
 SHORTENERS = frozenset(
     {
@@ -123,19 +123,29 @@ FEATURES: tuple[Feature, ...] = (
         "unrelated_url_domains",
         "linked domains unrelated to the reporting MTA or sender",
         _unrelated,
+        forgery=positive,
     ),
-    Feature("ip_url", "a link to a bare IP address", _ip_links),
+    Feature("ip_url", "a link to a bare IP address", _ip_links, positive),
     Feature(
         "shortener_url",
         "a link through a URL shortener",
         lambda e: flag(any(registered_domain(link.host) in SHORTENERS for link in e.links)),
+        forgery=positive,
     ),
     Feature(
         "href_text_mismatch",
         "a link's visible text names another domain than its target",
         _text_mismatch,
+        forgery=positive,
     ),
     Feature("lures", "release/verify/login/quarantine wording (log-scaled count)", _lures),
+    Feature(
+        "link_with_lure",
+        "a link in a report that asks to release, verify or log in: what a fake NDR wants "
+        "clicked (MTAs say 'held' or 'verify' too, but give no link to act on)",
+        lambda e: flag(bool(e.links) and _lures(e) > 0),
+        forgery=positive,
+    ),
     Feature(
         "attachments",
         "attachments of the report itself, not the returned original",
@@ -145,16 +155,19 @@ FEATURES: tuple[Feature, ...] = (
         "executable_attachment",
         "an executable or script attached",
         lambda e: _attached(e, EXECUTABLE),
+        forgery=positive,
     ),
     Feature(
         "archive_attachment",
         "an archive attached (zip, rar, 7z: how malware travels)",
         lambda e: _attached(e, ARCHIVE),
+        forgery=positive,
     ),
     Feature(
         "html_attachment",
         "an HTML or SVG attachment (credential pages travel this way)",
         lambda e: _attached(e, HTML_FILES),
+        forgery=positive,
     ),
-    Feature("html_form", "an HTML form in the message", lambda e: flag(e.has_form)),
+    Feature("html_form", "an HTML form in the message", lambda e: flag(e.has_form), positive),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backscatter.features.feature import Feature, flag
+from backscatter.features.feature import Feature, flag, positive
 
 FEATURES: tuple[Feature, ...] = (
     Feature(
@@ -27,6 +27,7 @@ FEATURES: tuple[Feature, ...] = (
         "foreign_chain",
         "configured, the original claims to be ours, yet no relay of ours",
         lambda e: flag(e.config_given and e.original_from_ours and not e.our_relay_in_chain),
+        forgery=positive,
     ),
     Feature(
         "batv_valid",
@@ -37,6 +38,7 @@ FEATURES: tuple[Feature, ...] = (
         "batv_invalid",
         "BATV secrets configured but the envelope tag is missing or wrong",
         lambda e: flag(e.batv is not None and not e.batv.valid),
+        forgery=positive,
     ),
     Feature(
         "batv_tagged",

@@ -6,7 +6,7 @@ import math
 from email.utils import parsedate_to_datetime
 
 from backscatter.features.evidence import Evidence
-from backscatter.features.feature import Feature, flag
+from backscatter.features.feature import Feature, flag, negative, positive
 
 
 def _date(value: str | None) -> float | None:
@@ -102,6 +102,7 @@ FEATURES: tuple[Feature, ...] = (
         "html_only",
         "no plain-text report: MTAs write text, phishing writes HTML",
         lambda e: flag(e.html_only),
+        forgery=positive,
     ),
     Feature(
         "names_recipients",
@@ -117,6 +118,7 @@ FEATURES: tuple[Feature, ...] = (
         "status_consistent",
         "status fits action: no MTA sends a delay with a permanent status",
         status_consistency,
+        forgery=negative,
     ),
     Feature("date_order", "the original predates the bounce by minutes to days", _date_order),
     Feature(
@@ -143,6 +145,7 @@ FEATURES: tuple[Feature, ...] = (
         "dmarc",
         "DMARC of the report at our border: 1 pass, -1 fail, 0 none",
         lambda e: float(e.auth.get("dmarc", 0)),
+        forgery=negative,
     ),
     Feature(
         "mime_defects",

@@ -51,6 +51,7 @@ class Bounce:
     size: int = 0
     mime_defects: tuple[str, ...] = ()
     error: str | None = None
+    is_mail: bool = True  # False for a file with no header fields (a README in a Maildir)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready record: `from_` is written as `from`, tuples as lists."""

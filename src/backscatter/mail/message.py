@@ -8,11 +8,12 @@ where it is strongest, in :mod:`backscatter.mail.addresses`.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import email.header
 import html
 import re
-from email.errors import HeaderParseError
+from email.errors import MessageError
 from email.message import Message
 from email.parser import BytesParser, HeaderParser
 from email.policy import compat32
@@ -51,7 +52,7 @@ def header_text(value: object) -> str:
         return ""
     text = str(value)
     if "=?" in text:
-        with contextlib.suppress(ValueError, LookupError, UnicodeError, HeaderParseError):
+        with contextlib.suppress(ValueError, LookupError, UnicodeError, MessageError):
             text = str(email.header.make_header(email.header.decode_header(text)))
     if not text.isascii():
         try:
@@ -61,6 +62,16 @@ def header_text(value: object) -> str:
     return " ".join(text.split())
 
 
+def payload_of(part: Message) -> str | list[Message]:
+    """``part.get_payload()`` that never raises: for an 8-bit body compat32 decodes with the
+    declared charset, and a hostile one (``idna``, a NUL in the name) raises there."""
+    try:
+        payload = payload_of(part)
+    except Exception:
+        payload = part._payload  # the undecoded text compat32 keeps (surrogate-escaped)
+    return payload if isinstance(payload, str | list) else ""
+
+
 def decode_payload(part: Message) -> str:
     """A leaf part's body as text, whatever its transfer encoding or (mis)declared charset."""
     try:
@@ -68,13 +79,40 @@ def decode_payload(part: Message) -> str:
     except Exception:  # compat32 can trip over broken encodings; keep the raw text instead
         payload = None
     if payload is None:
-        raw = part.get_payload()
+        raw = payload_of(part)
         return raw if isinstance(raw, str) else ""
-    charset = part.get_content_charset() or "utf-8"
+    return decode_bytes(payload, _declared_charset(part))
+
+
+def decode_bytes(payload: bytes, charset: str) -> str:
+    """Bytes in a declared charset, falling back to UTF-8 for anything that is not a text
+    codec: hostile mail declares ``idna``, ``rot13``, names with NUL bytes or 8-bit names."""
     try:
-        return payload.decode(charset, "replace")
-    except (LookupError, UnicodeError):
-        return payload.decode("utf-8", "replace")
+        codec = codecs.lookup(charset)
+        if codec._is_text_encoding:  # the same test bytes.decode makes before decoding
+            return without_surrogates(payload.decode(codec.name, "replace"))
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        pass
+    return payload.decode("utf-8", "replace")
+
+
+def without_surrogates(text: str) -> str:
+    """Text that can be written as UTF-8: UTF-7 and UTF-16 bodies can decode to lone
+    surrogates (``+2L8-``), which no output stream accepts. Checked in C, cheap."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _declared_charset(part: Message) -> str:
+    try:
+        return part.get_content_charset() or "utf-8"
+    except Exception:  # RFC 2231 parameters in an unknown charset, and worse
+        return "utf-8"
 
 
 def html_to_text(markup: str) -> str:
@@ -127,7 +165,7 @@ class MessageView:
             found.append(part)
             ctype = content_type(part)
             if part.is_multipart() and ctype not in _RETURNED_TYPES:
-                payload = part.get_payload()
+                payload = payload_of(part)
                 if isinstance(payload, list):
                     stack.extend(reversed(payload))
         return found
@@ -158,13 +196,13 @@ class MessageView:
             return None
         if content_type(part) not in _RETURNED_TYPES:
             return part
-        payload = part.get_payload()
+        payload = payload_of(part)
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             inner = payload[0]
             if inner.keys():
                 return inner
             # A blank line before the headers makes the parser see an empty header block.
-            payload = inner.get_payload()
+            payload = payload_of(inner)
         if isinstance(payload, str) and payload.strip():
             return parse_headers(payload.lstrip())
         return None
@@ -196,7 +234,7 @@ class MessageView:
         report is still readable as text.
         """
         for part in self.parts:
-            if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str):
+            if part.get_content_maintype() == "multipart" and isinstance(payload_of(part), str):
                 return decode_payload(part)[:MAX_TEXT_CHARS]
         return ""
 

@@ -182,9 +182,10 @@ def _clean_message_id(value: object) -> str | None:
 
 def _outer_fields(view: MessageView, raw: RawMessage) -> dict[str, object]:
     error = None
+    is_mail = bool(view.message.keys())
     if raw.truncated:
         error = f"message is {raw.size} bytes; only the first {len(raw.data)} were read"
-    elif not view.message.keys():
+    elif not is_mail:
         error = "no header fields: not an e-mail message"
     return {
         "source": raw.source,
@@ -196,6 +197,7 @@ def _outer_fields(view: MessageView, raw: RawMessage) -> dict[str, object]:
         "size": raw.size,
         "mime_defects": view.defects,
         "error": error,
+        "is_mail": is_mail,
     }
 
 

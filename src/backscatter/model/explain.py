@@ -74,6 +74,7 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
     "url_domains": _links,
     "unrelated_url_domains": lambda e: f"{_links(e)}, unrelated to the reporting server",
     "lures": lambda e: "asks to release, verify or log in",
+    "link_with_lure": lambda e: f"{_links(e)}, with wording that asks to release, verify or log in",
     "shortener_url": lambda e: "a link through a URL shortener",
     "ip_url": lambda e: "a link to a bare IP address",
     "href_text_mismatch": lambda e: "a link whose text shows another domain than its target",
@@ -100,6 +101,7 @@ def contributions(weights: np.ndarray, scaled: np.ndarray) -> np.ndarray:
 # weight a linear model gave it next to its siblings.
 _WARNINGS_ONLY = frozenset(
     {"urls", "url_domains", "unrelated_url_domains", "lures", "shortener_url", "ip_url"}
+    | {"link_with_lure"}
     | {"href_text_mismatch", "html_attachment", "executable_attachment", "archive_attachment"}
     | {"html_form"}
 )

@@ -11,7 +11,7 @@ from email.message import Message
 
 from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
-from backscatter.mail.message import MessageView, decode_payload, header_text
+from backscatter.mail.message import MessageView, decode_payload, header_text, payload_of
 
 _FAILURE_ACTIONS = frozenset({"failed", "delayed", "failure", "delay"})
 _SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
@@ -19,7 +19,7 @@ _SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"}
 
 def field_blocks(part: Message) -> list[dict[str, str]]:
     """The field groups of a delivery-status part, lower-cased names, values decoded."""
-    payload = part.get_payload()
+    payload = payload_of(part)
     encoding = str(part.get("content-transfer-encoding", "")).lower()
     if isinstance(payload, list) and encoding not in ("base64", "quoted-printable"):
         return [{k.lower(): _field_text(k, v) for k, v in block.items()} for block in payload]
