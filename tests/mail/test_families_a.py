@@ -133,7 +133,7 @@ BOUNCES = [
         [("xander@partner.example", "5.1.1", "user_unknown", True)],
         "brief-0613@sender.example",
     ),
-    # Barracuda, Proofpoint, PowerMTA, Haraka, Zimbra, Kerio, SmarterMail: DSN parts
+    # Barracuda, Proofpoint, PowerMTA, Zimbra (Postfix), Kerio: DSN parts
     (
         "barracuda_bulk_filter.eml",
         "rfc3464",
@@ -153,12 +153,6 @@ BOUNCES = [
         "newsletter-0620@sender.example",
     ),
     (
-        "haraka_dsn.eml",
-        "rfc3464",
-        [("mark@partner.example", "5.1.1", "user_unknown", True)],
-        "plan-0621@sender.example",
-    ),
-    (
         "zimbra_postfix_dsn.eml",
         "rfc3464",
         [("rhea@partner.example", "5.1.1", "user_unknown", True)],
@@ -170,11 +164,25 @@ BOUNCES = [
         [("sara@partner.example", "5.2.2", "mailbox_full", True)],
         "update-0624b@sender.example",
     ),
+    # Haraka's outbound.bounce_message copies qmail ("invoked for bounce"): qmail reads it
     (
-        "smartermail_dsn.eml",
-        "rfc3464",
+        "haraka_failure_notice.eml",
+        "qmail",
+        [("mark@partner.example", "5.1.1", "user_unknown", True)],
+        "plan-0621@sender.example",
+    ),
+    # SmarterMail: "Failed Recipient:" / "Reason:" lines; the generic reader
+    (
+        "smartermail_failed_recipient.eml",
+        "generic",
         [("theo@partner.example", "5.1.1", "user_unknown", True)],
         "update-0624c@sender.example",
+    ),
+    (
+        "smartermail_mailbox_full.eml",
+        "generic",
+        [("uma@sm.partner.example", None, "mailbox_full", True)],
+        None,
     ),
     # Digital Arts m-FILTER (Japanese text, "-------server message")
     (
