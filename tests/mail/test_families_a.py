@@ -101,6 +101,13 @@ BOUNCES = [
         "offsite-0609@sender.example",
     ),
     (
+        # 2010+ says "or groups"; no Return-Path, so only the wording names it
+        "exchange2010_text_groups.eml",
+        "exchange",
+        [("petra@corp.example", "5.1.1", "user_unknown", True)],
+        "review-0610@sender.example",
+    ),
+    (
         "exchange2000_dsn_text.eml",
         "rfc3464",
         [("pia@remote.example", "5.1.1", "user_unknown", True)],
@@ -279,6 +286,12 @@ def test_netscape_postmaster_line_is_not_a_recipient():
     bounce = parse_fixture("formats/messagingserver_netscape_over_quota.eml")
     assert [r.address for r in bounce.recipients] == ["bree@nms.partner.example"]
     assert bounce.recipients[0].diagnostic_code == "The user(s) account is temporarily over quota."
+
+
+def test_netscape_wording_from_an_ordinary_sender_is_not_a_bounce():
+    bounce = parse_fixture("formats/not_bounce_netscape_wording_phish.eml")
+    assert not bounce.is_bounce
+    assert bounce.recipients == ()
 
 
 def test_mailmarshal_reports_its_relay():

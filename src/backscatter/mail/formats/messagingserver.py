@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.generic import from_mail_system, null_sender
 from backscatter.mail.formats.text import find_marker, is_delay_warning, lower_lines
 from backscatter.mail.message import MessageView
 
@@ -49,13 +50,25 @@ class MessagingServer:
             return None
         lines, lowered = lower_lines(view.plain_text)
         lines, lowered = lines[:_MAX_LINES], lowered[:_MAX_LINES]
-        recipients = _sun(lines, lowered) if _SUN in head else _netscape(lines, lowered)
+        if _SUN in head:
+            recipients = _sun(lines, lowered)
+        elif _from_the_mail_system(view):
+            recipients = _netscape(lines, lowered)
+        else:
+            return None
         if not recipients:
             return None
         action = "delayed" if is_delay_warning(view.plain_text) else "failed"
         for recipient in recipients:
             recipient.action = action
         return Report(self.name, recipients=recipients)
+
+
+def _from_the_mail_system(view: MessageView) -> bool:
+    """The Netscape wording is short and generic enough for a phishing mail to copy; a real
+    report comes from the mail system (a daemon From or a null sender) or returns the
+    original."""
+    return from_mail_system(view) or null_sender(view) or view.attached_original is not None
 
 
 def _sun(lines: list[str], lowered: list[str]) -> list[FoundRecipient]:
