@@ -1,10 +1,31 @@
-"""Lotus Notes / HCL Domino SMTP MTA reports (the older text layout)."""
+"""Lotus Notes / IBM Domino / HCL Domino SMTP MTA reports, both text layouts.
 
-from backscatter.mail.formats.text import TextFormat, body_says
+- The older Lotus SMTP MTA layout: "------- Failure Reasons --------", the reason above each
+  address, then "------- Returned Message --------" and the copy.
+- Domino R5 and later (``Subject: DELIVERY FAILURE: <reason>``; Sisimai ``Lhost/Domino.pm``;
+  phrases "not listed in Domino Directory", "not listed in public Name & Address Book")::
+
+      Your message
+        Subject: ...
+      was not delivered to:
+        user@example.net
+      because:
+        User user (user@example.net) not listed in Domino Directory
+
+  The copy is attached as ``message/rfc822``.
+"""
+
+from backscatter.mail.formats.text import TextFormat, any_of, body_says, header_says
 
 RECOGNISER = TextFormat(
     "notes",
-    detect=body_says("------- failure reasons"),
-    starts=("------- failure reasons",),
+    detect=any_of(
+        body_says("------- failure reasons"),
+        lambda view: (
+            header_says("subject", "delivery failure:")(view)
+            and body_says("was not delivered to:")(view)
+        ),
+    ),
+    starts=("------- failure reasons", "was not delivered to:"),
     ends=("------- returned message",),
 )
