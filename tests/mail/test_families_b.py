@@ -36,6 +36,13 @@ BOUNCES = [
         [("rui@adatum.example", "5.2.2", "mailbox_full", True)],
         "order-5531@northwind.example",
     ),
+    # Office 365 localised (Dutch) text-only NDR
+    (
+        "office365_dutch_text.eml",
+        "generic",
+        [("lotte@molens.example", "5.1.10", "user_unknown", True)],
+        "offerte-0508@fietsen.example",
+    ),
     # Outlook.com / Hotmail (SMTPSVC DSN with X-Message-Delivery)
     (
         "outlook_hotmail_dsn.eml",
@@ -68,7 +75,14 @@ BOUNCES = [
     (
         "verizon_vtext_no_such_user.eml",
         "verizon",
-        [("5550123456@vtext.example", "5.0.0", "user_unknown", True)],
+        [("5550123456@vtext.example", "5.1.1", "user_unknown", True)],
+        None,
+    ),
+    # Verizon vzwpix.com MMS gateway
+    (
+        "verizon_vzwpix_no_valid_recipients.eml",
+        "verizon",
+        [("5550199999@vzwpix.example", "5.1.1", "user_unknown", True)],
         None,
     ),
     # GMX / mail.com

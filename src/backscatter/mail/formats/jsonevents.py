@@ -35,7 +35,7 @@ def load_json(text: str) -> Any:
     for candidate in (body, body.replace("\r", "").replace("\n", "")):
         try:
             return json.loads(candidate, strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             continue
     return None
 
@@ -47,10 +47,10 @@ def json_body(view: MessageView, *keys: str) -> Any:
     in its first 4,000 characters before anything is parsed.
     """
     text = view.plain_text
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped[:1] not in ("{", "[") or not any(f'"{k}"' in stripped[:4000] for k in keys):
+    head = text[:4000].lstrip("\ufeff \t\r\n")
+    if head[:1] not in ("{", "[") or not any(f'"{k}"' in head for k in keys):
         return None
-    return load_json(stripped)
+    return load_json(text)
 
 
 def events(document: Any) -> Iterator[dict[str, Any]]:

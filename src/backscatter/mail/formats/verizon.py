@@ -18,6 +18,14 @@ from backscatter.mail.formats.base import FoundRecipient, Report
 from backscatter.mail.message import MessageView
 
 
+#: The gateways' own errors carry no code; Sisimai reads both as an unknown recipient (the
+#: handset number does not exist on the network).
+_KNOWN_ERRORS = {
+    "no valid recipients for this mm": "5.1.1",
+    "requested action not taken: no such user here": "5.1.1",
+}
+
+
 class Verizon:
     name = "verizon"
 
@@ -43,8 +51,10 @@ class Verizon:
                 original = True
             elif lowered.startswith(marker) and (marker == "rcpt to:" or original):
                 addresses.extend(normalise(a) for a in addresses_in_text(stripped))
+        lowered_error = (error or "").lower()
+        status = next((code for text, code in _KNOWN_ERRORS.items() if text in lowered_error), None)
         recipients = [
-            FoundRecipient(address=a, diagnostic=error, action="failed")
+            FoundRecipient(address=a, diagnostic=error, status=status, action="failed")
             for a in dict.fromkeys(addresses)
         ]
         return Report(self.name, recipients=recipients) if recipients else None
