@@ -17,7 +17,6 @@ from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
 from backscatter.mail.message import MessageView
 
-
 #: The gateways' own errors carry no code; Sisimai reads both as an unknown recipient (the
 #: handset number does not exist on the network).
 _KNOWN_ERRORS = {
