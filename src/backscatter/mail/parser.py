@@ -14,7 +14,7 @@ from email.message import Message
 from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
-from backscatter.mail.formats import RECOGNISERS, FoundRecipient, Report
+from backscatter.mail.formats import JSON_FAMILIES, RECOGNISERS, FoundRecipient, Report
 from backscatter.mail.message import MessageView, header_text, parse_headers
 from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report, is_mta_notice
 from backscatter.mail.sources import RawMessage
@@ -32,7 +32,7 @@ def analyse(data: bytes | RawMessage, source: str = "-") -> tuple[Bounce, Messag
     (features) without parsing it twice. The view is None when parsing failed."""
     raw = data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))
     try:
-        view = MessageView(raw.data)
+        view = MessageView(_as_message(raw.data))
         return _parse(raw, view), view
     except Exception as exc:  # mail is hostile: one bad message must not stop a batch
         failed = Bounce(
@@ -44,10 +44,19 @@ def analyse(data: bytes | RawMessage, source: str = "-") -> tuple[Bounce, Messag
         return failed, None
 
 
+def _as_message(data: bytes) -> bytes:
+    """A bare JSON document (an ESP's bounce webhook saved as a .json file) read as the body
+    of a message with no header fields, so the ESP families find it where a mailed copy
+    keeps it."""
+    if data[:256].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return b"\n" + data
+    return data
+
+
 def _parse(raw: RawMessage, view: MessageView) -> Bounce:
     report = _recognise(view)
     returned = _returned_message(view, report)
-    outer = _outer_fields(view, raw)
+    outer = _outer_fields(view, raw, report)
     if report is None or not report.is_bounce:
         return Bounce(
             is_bounce=False,
@@ -180,9 +189,10 @@ def _clean_message_id(value: object) -> str | None:
     return text.strip("<> ") or None
 
 
-def _outer_fields(view: MessageView, raw: RawMessage) -> dict[str, object]:
+def _outer_fields(view: MessageView, raw: RawMessage, report: Report | None) -> dict[str, object]:
     error = None
-    is_mail = bool(view.message.keys())
+    # A bounce event posted by an ESP (JSON, no header fields) is mail for our purposes.
+    is_mail = bool(view.message.keys()) or (report is not None and report.format in JSON_FAMILIES)
     if raw.truncated:
         error = f"message is {raw.size} bytes; only the first {len(raw.data)} were read"
     elif not is_mail:

@@ -15,9 +15,14 @@ from backscatter.mail.formats.base import FoundRecipient, Recogniser, Report
 FAMILIES: tuple[str, ...] = (
     "rfc3464",
     "amazonses",
+    "sendgrid",
+    "mailgun",
+    "postmark",
+    "sparkpost",
     "exim",
     "qmail",
     "yahoo",
+    "googlegroups",
     "gmail",
     "fml",
     "mdaemon",
@@ -31,9 +36,16 @@ FAMILIES: tuple[str, ...] = (
     "sendmail",
     "postfix",
     "kddi",
+    "verizon",
     "notes",
     "apachejames",
     "generic",
+)
+
+
+#: Families that read a JSON document (an ESP event), which may arrive without any header.
+JSON_FAMILIES: frozenset[str] = frozenset(
+    {"amazonses", "sendgrid", "mailgun", "postmark", "sparkpost"}
 )
 
 
@@ -47,4 +59,4 @@ def _load() -> tuple[Recogniser, ...]:
 
 RECOGNISERS: tuple[Recogniser, ...] = _load()
 
-__all__ = ["FAMILIES", "RECOGNISERS", "FoundRecipient", "Recogniser", "Report"]
+__all__ = ["FAMILIES", "JSON_FAMILIES", "RECOGNISERS", "FoundRecipient", "Recogniser", "Report"]

@@ -1,18 +1,23 @@
-"""Amazon SES bounce notifications delivered by e-mail through SNS (a JSON document).
+"""Amazon SES bounce notifications and events (a JSON document), mailed or as a file.
 
 SES sends its bounce and delivery events as JSON in the body of an ordinary message; the
 JSON names the bounced recipients, their DSN status and diagnostic, and the original's
-headers, so it is read as data rather than as prose.
+headers, so it is read as data rather than as prose. Three shapes arrive (SES Developer
+Guide, "Contents of notifications" and "Contents of event data"): the notification itself
+(``notificationType``), the same wrapped in an SNS envelope (``Type`` "Notification" with the
+SES JSON as a string in ``Message``), and event publishing (``eventType``). ``bounceType``
+("Permanent", "Transient", "Undetermined") decides the action when a recipient entry carries
+no ``action``/``status`` (suppression-list bounces have neither).
 """
 
 from __future__ import annotations
 
-import json
 from email.message import Message
 from typing import Any
 
 from backscatter.mail.addresses import normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.jsonevents import load_json, recipient, text_of
 from backscatter.mail.formats.rfc3464 import typed_value
 from backscatter.mail.message import MessageView
 
@@ -25,10 +30,10 @@ class AmazonSes:
         head = text[:2000]
         if "notificationType" not in head and "eventType" not in head:
             return None
-        document = _load_json(text)
+        document = load_json(text)
         if isinstance(document, dict) and isinstance(document.get("Message"), str):
             # Delivered through an SNS topic: the SES event is a JSON string inside it.
-            document = _load_json(document["Message"])
+            document = load_json(document["Message"])
         if not isinstance(document, dict):
             return None
         kind = document.get("notificationType") or document.get("eventType")
@@ -37,13 +42,9 @@ class AmazonSes:
         bounce = document.get("bounce")
         if kind != "Bounce" or not isinstance(bounce, dict):
             return None
+        permanent = _PERMANENCE.get(str(bounce.get("bounceType")))
         recipients = [
-            FoundRecipient(
-                address=normalise(str(entry.get("emailAddress", ""))),
-                diagnostic=typed_value(entry.get("diagnosticCode")),
-                status=entry.get("status"),
-                action=entry.get("action"),
-            )
+            _recipient(entry, permanent)
             for entry in bounce.get("bouncedRecipients") or ()
             if isinstance(entry, dict) and entry.get("emailAddress")
         ]
@@ -59,17 +60,18 @@ class AmazonSes:
         )
 
 
-def _load_json(text: str) -> Any:
-    start, end = text.find("{"), text.rfind("}")
-    if start == -1 or end <= start:
-        return None
-    body = text[start : end + 1]
-    for candidate in (body, body.replace("\r", "").replace("\n", "")):
-        try:
-            return json.loads(candidate, strict=False)
-        except ValueError:
-            continue
-    return None
+_PERMANENCE = {"Permanent": True, "Transient": False}
+
+
+def _recipient(entry: dict[str, Any], permanent: bool | None) -> FoundRecipient:
+    """A bounced recipient as SES lists it; its own action and status win over bounceType."""
+    diagnostic = typed_value(entry.get("diagnosticCode"))
+    action, status = text_of(entry.get("action")), text_of(entry.get("status"))
+    if action or status:
+        address = normalise(str(entry.get("emailAddress", "")))
+        return FoundRecipient(address, diagnostic=diagnostic, status=status, action=action)
+    found = recipient(entry.get("emailAddress"), diagnostic, None, permanent)
+    return found or FoundRecipient(normalise(str(entry.get("emailAddress", ""))))
 
 
 def _original_headers(mail: dict[str, Any]) -> Message | None:

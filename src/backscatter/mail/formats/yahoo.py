@@ -1,13 +1,39 @@
-"""Yahoo! Mail's own failure notices (qmail-based wording with its own preamble)."""
+"""Yahoo! Mail's own failure notices, old and current (qmail-derived wording).
 
-from backscatter.mail.formats.text import TextFormat, body_says
+Current notices (Sisimai ``Sisimai::Lhost::Yahoo``, lib/Sisimai/Lhost/Yahoo.pm; header
+``X-YMailISG``): "Sorry, we were unable to deliver your message to the following address.",
+then ``<addr>:`` and "Remote host said: ..." (sometimes split over lines, with the SMTP stage
+such as ``[RCPT_TO]``), and the copy after "--- Below this line is a copy of the message.".
+
+Older Yahoo! (its qmail fork) wrote "Message from yahoo.com. Unable to deliver message to the
+following address(es)." with the same ``<addr>:`` blocks and "--- Original message follows.";
+that opening is qmail's too, so it is claimed here only when the From names Yahoo.
+"""
+
+from backscatter.mail.formats.text import TextFormat, any_of, body_says, header_says
+from backscatter.mail.message import MessageView
+
+_OLD_OPENING = body_says("unable to deliver message to the following address")
+_FROM_YAHOO = header_says("from", "yahoo")
+
+
+def _old_yahoo(view: MessageView) -> bool:
+    return _FROM_YAHOO(view) and _OLD_OPENING(view)
+
 
 RECOGNISER = TextFormat(
     "yahoo",
-    detect=body_says(
-        "sorry, we were unable to deliver your message to the following address",
-        "this is a warning message only",
+    detect=any_of(
+        body_says(
+            "sorry, we were unable to deliver your message to the following address",
+            "this is a warning message only",
+        ),
+        _old_yahoo,
     ),
-    starts=("sorry, we were unable to deliver your message", "following address"),
-    ends=("--- below this line is a copy of the message",),
+    starts=(
+        "sorry, we were unable to deliver your message",
+        "following address",
+        "unable to deliver message to the following address",
+    ),
+    ends=("--- below this line is a copy of the message", "--- original message follows"),
 )
