@@ -25,7 +25,7 @@ BOUNCES = [
     # Office 365, 2015-era text-only NDR ("Delivery has failed to these recipients or groups")
     (
         "office365_text_no_dsn.eml",
-        "generic",
+        "exchange",  # Exchange Online writes the Exchange 2007+ text the exchange module reads
         [("jonas@woodgrove.example", "5.1.1", "user_unknown", True)],
         "catalogue-0429@tailspin.example",
     ),
