@@ -149,3 +149,42 @@ def test_the_fast_path_gives_the_pipelines_own_probabilities():
         model.named_steps["scale"].transform(rows)
     )[:, 1]
     assert np.allclose(scorer.probabilities(scorer.scale(rows)), expected, rtol=0, atol=1e-12)
+
+
+def test_a_model_of_another_feature_set_is_refused_with_the_way_out(tmp_path):
+    model = load(shipped_model_path())
+    step = model.named_steps["features"]
+    step.feature_names_ = [f.name for f in CATALOG][:-1]  # as if trained before the last one
+    older = tmp_path / "older.skops"
+    save(model, older)
+    with pytest.raises(BackscatterError, match=rf"trained on {len(CATALOG) - 1} features.*retrain"):
+        load(older)
+
+
+def test_an_unknown_layout_without_any_sign_of_forgery_is_unknown_not_spoofed(detector):
+    # A null-sender report from a mail system, in a layout no reader knows and with no
+    # recipient stated: nothing in it is a sign of forgery, so it is never 'spoofed'.
+    message = (
+        b"Return-Path: <>\nFrom: Mail Delivery Subsystem <MAILER-DAEMON@mx.partner.example>\n"
+        b"To: ann@sender.example\nSubject: Undeliverable mail\n"
+        b"Date: Mon, 2 Jun 2025 10:00:00 +0000\nMessage-ID: <u1@mx.partner.example>\n"
+        b"Content-Type: text/plain\n\nYour mail could not be handed on. Reference 8812.\n"
+    )
+    verdict = detector.score(message, "unknown-layout.eml")
+    assert verdict.verdict in ("unknown", "genuine")
+    assert verdict.spoofed_probability < 0.5
+    if verdict.verdict == "unknown":
+        assert "could not be read" in verdict.evidence[0]
+
+
+def test_a_fake_ndr_whose_link_stays_on_its_own_domain_is_still_spoofed(detector):
+    message = (
+        b"Return-Path: <>\nFrom: Mail Delivery System <delivery@notice.example>\n"
+        b"To: ann@sender.example\nSubject: 4 undelivered messages pending\n"
+        b"Date: Mon, 2 Jun 2025 10:00:00 +0000\nMessage-ID: <p1@notice.example>\n"
+        b"Content-Type: text/plain\n\n4 incoming messages are held for ann@sender.example.\n"
+        b"Release them here: https://notice.example/release?u=ann\n"
+    )
+    verdict = detector.score(message, "fake.eml")
+    assert verdict.verdict == "spoofed"
+    assert any("release, verify or log in" in e for e in verdict.evidence)

@@ -26,6 +26,8 @@ class BounceFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, evidence: Sequence[Evidence], y: object = None) -> BounceFeatures:
         self.n_features_in_ = len(CATALOG)
+        # The model's contract: loading checks these against this version's catalogue.
+        self.feature_names_ = [feature.name for feature in CATALOG]
         return self
 
     def transform(self, evidence: Sequence[Evidence]) -> np.ndarray:

@@ -48,6 +48,17 @@ class LinearScorer:
         self.intercept_ = np.array([c.estimator.intercept_[0] for c in folds])
         self.a_ = np.array([c.calibrators[0].a_ for c in folds])
         self.b_ = np.array([c.calibrators[0].b_ for c in folds])
+        if not self._agrees_with(calibrated):
+            self.scale_ = self.coef_ = None  # a scikit-learn we do not understand: use its own
+
+    def _agrees_with(self, calibrated: CalibratedClassifierCV) -> bool:
+        """The shortcut reads fitted attributes that scikit-learn keeps private: prove it
+        against ``predict_proba`` on probe rows once, at load, rather than trust them."""
+        probe = np.vstack(
+            [np.zeros(self.coef_.shape[1]), np.linspace(-2.0, 2.0, self.coef_.shape[1])]
+        )
+        expected = calibrated.predict_proba(probe)[:, 1]
+        return bool(np.allclose(self.probabilities(probe), expected, rtol=0, atol=1e-9))
 
     def scale(self, rows: np.ndarray) -> np.ndarray:
         if self.scale_ is None:

@@ -62,7 +62,29 @@ def load(path: str | Path) -> Pipeline:
         raise BackscatterError(f"cannot read model {path}: {exc}") from None
     if not isinstance(model, Pipeline):
         raise BackscatterError(f"refusing model {path}: not a scikit-learn pipeline")
+    _check_features(model, path)
     return model
+
+
+def _check_features(model: Pipeline, path: str | Path) -> None:
+    """A model reads the features it was trained on, in that order, or it is refused: a
+    vector of another version's features would be scored silently wrong."""
+    from backscatter.features import CATALOG
+
+    step = model.named_steps.get("features")
+    current = [feature.name for feature in CATALOG]
+    trained = getattr(step, "feature_names_", None)
+    count = getattr(step, "n_features_in_", None)
+    if trained is None and count == len(current):
+        return  # saved before names were recorded: the count is all there is to check
+    if trained is None or list(trained) != current:
+        known = len(trained) if trained is not None else count
+        missing = sorted(set(current) - set(trained or ()))
+        hint = f" (new: {', '.join(missing[:5])})" if trained is not None and missing else ""
+        raise BackscatterError(
+            f"model {path} was trained on {known} features, this version has "
+            f"{len(current)}{hint}: retrain it (backscatter train, or scripts/train_default.py)"
+        )
 
 
 def shipped_model_path() -> Path:
