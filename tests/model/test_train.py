@@ -12,6 +12,7 @@ from backscatter.model.train import (
     augmented_groups,
     cross_validated,
     grouped_folds,
+    labels_from_csv,
     read_labelled,
     source_pairs,
 )
@@ -66,3 +67,14 @@ def test_grouped_cross_validation_reports_every_view(items):
     report = cross_validated(items, folds=3)
     assert report["examples"] == len(augmented_groups(items)[0])
     assert report["roc_auc"] > 0.8
+
+
+def test_labels_csv_maps_corpus_labels_and_prefers_the_path(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "path,label,source\n"
+        "a/1.eml,genuine_bounce,an archive\n"
+        "a/2.eml,spoofed_fake_ndr,an archive\n"
+        "a/3.eml,not_bounce/auto_reply,an archive\n"
+    )
+    assert labels_from_csv(str(labels)) == [("a/1.eml", GENUINE), ("a/2.eml", SPOOFED)]

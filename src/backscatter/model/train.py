@@ -49,15 +49,24 @@ def read_labelled(
     return found
 
 
+def label_value(label: str) -> int | None:
+    """GENUINE or SPOOFED for a label name (``genuine``, ``spoofed``, or the corpus's
+    ``genuine_bounce`` and ``spoofed_*``); None for anything else (``not_bounce/...``), which is
+    not a bounce and so not something the model learns to score."""
+    key = "spoofed" if label.startswith("spoofed") else label
+    return LABEL_NAMES.get(key)
+
+
 def labels_from_csv(path: str) -> list[tuple[str, int]]:
-    """``source,label`` rows (label: genuine or spoofed, or the corpus's label names)."""
+    """``path,label`` or ``source,label`` rows (label: genuine or spoofed, or the corpus's label
+    names). ``path`` wins when both are there: the corpus's labels.csv uses ``source`` for where
+    a message came from, not where it is."""
     rows: list[tuple[str, int]] = []
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
-            label = row.get("label", "")
-            key = "spoofed" if label.startswith("spoofed") else label
-            if key in LABEL_NAMES:
-                rows.append((row.get("source") or row.get("path") or "", LABEL_NAMES[key]))
+            value = label_value(row.get("label", ""))
+            if value is not None:
+                rows.append((row.get("path") or row.get("source") or "", value))
     return rows
 
 
