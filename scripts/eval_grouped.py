@@ -158,7 +158,8 @@ def folds(
 
 
 def summary(messages: Sequence[CorpusMessage], verdicts: Sequence[Verdict]) -> dict[str, object]:
-    """Counts per kind of what the Detector called them, and ROC AUC where both classes exist."""
+    """Counts per kind of what the Detector called them, ROC AUC where both classes exist, and
+    the messages it got wrong (for the JSON: which files to read)."""
     counts = {kind: 0 for kind in KINDS}
     called = {kind: {"genuine": 0, SPOOFED: 0, NOT_BOUNCE: 0} for kind in KINDS}
     truth, probability = [], []
@@ -181,7 +182,16 @@ def summary(messages: Sequence[CorpusMessage], verdicts: Sequence[Verdict]) -> d
         "fake_ndr_caught": called["fake_ndr"][SPOOFED],
         "not_bounce_called_not_bounce": called["not_bounce"][NOT_BOUNCE],
         "verdicts": called,
+        "misses": [
+            f"{m.path} ({m.kind}) -> {v.verdict}"
+            for m, v in zip(messages, verdicts, strict=True)
+            if v.verdict != _expected(m.kind)
+        ],
     }
+
+
+def _expected(kind: str) -> str:
+    return {"genuine": "genuine", "not_bounce": NOT_BOUNCE}.get(kind, SPOOFED)
 
 
 def evaluate_grouped(
