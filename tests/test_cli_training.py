@@ -50,7 +50,7 @@ def test_train_then_evaluate_with_plots(generated, tmp_path):
         "recall",
         "confusion_matrix",
     }
-    for name in ("roc.png", "precision_recall.png"):
+    for name in ("roc.png", "precision_recall.png", "calibration.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -89,7 +89,11 @@ def evaluate_command(
         Path | None, typer.Option("--model", help="Model file (default: shipped).")
     ] = None,
     plots: Annotated[
-        Path | None, typer.Option("--plots", help="Folder for roc.png and precision_recall.png.")
+        Path | None,
+        typer.Option(
+            "--plots",
+            help="Folder for roc.png, precision_recall.png and calibration.png (reliability).",
+        ),
     ] = None,
     threshold: Annotated[float, typer.Option("--threshold")] = 0.5,
 ) -> None:

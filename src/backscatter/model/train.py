@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_score, recall_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from backscatter.errors import BackscatterError
@@ -49,22 +49,46 @@ def read_labelled(
     return found
 
 
+def label_value(label: str) -> int | None:
+    """GENUINE or SPOOFED for a label name (``genuine``, ``spoofed``, or the corpus's
+    ``genuine_bounce`` and ``spoofed_*``); None for anything else (``not_bounce/...``), which is
+    not a bounce and so not something the model learns to score."""
+    key = "spoofed" if label.startswith("spoofed") else label
+    return LABEL_NAMES.get(key)
+
+
 def labels_from_csv(path: str) -> list[tuple[str, int]]:
-    """``source,label`` rows (label: genuine or spoofed, or the corpus's label names)."""
+    """``path,label`` or ``source,label`` rows (label: genuine or spoofed, or the corpus's label
+    names). ``path`` wins when both are there: the corpus's labels.csv uses ``source`` for where
+    a message came from, not where it is."""
     rows: list[tuple[str, int]] = []
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
-            label = row.get("label", "")
-            key = "spoofed" if label.startswith("spoofed") else label
-            if key in LABEL_NAMES:
-                rows.append((row.get("source") or row.get("path") or "", LABEL_NAMES[key]))
+            value = label_value(row.get("label", ""))
+            if value is not None:
+                rows.append((row.get("path") or row.get("source") or "", value))
     return rows
 
 
 def augmented(items: Sequence[Labelled]) -> tuple[list[Evidence], np.ndarray]:
     """Each message in every combination of sent-log and config a user may have."""
+    evidence, labels, _ = augmented_groups(items)
+    return evidence, labels
+
+
+def augmented_groups(
+    items: Sequence[Labelled],
+) -> tuple[list[Evidence], np.ndarray, np.ndarray]:
+    """:func:`augmented`, plus for each view the group of the message it is a view of.
+
+    Views of one message (same ``source``) are near-copies: a split that puts one in training
+    and another in the test fold measures memory, not generalisation, so cross-validation
+    keeps each group whole.
+    """
     evidence: list[Evidence] = []
     labels: list[int] = []
+    groups: list[int] = []
+    group_of: dict[str, int] = {}
     for item in items:
         e = item.evidence
         if not e.claims_bounce:
@@ -77,7 +101,8 @@ def augmented(items: Sequence[Labelled]) -> tuple[list[Evidence], np.ndarray]:
             variants = [v for v in variants if v.sentlog_given or v.config_given]
         evidence.extend(variants)
         labels.extend([item.label] * len(variants))
-    return evidence, np.array(labels)
+        groups.extend([group_of.setdefault(item.source, len(group_of))] * len(variants))
+    return evidence, np.array(labels), np.array(groups)
 
 
 def _views(e: Evidence) -> list[Evidence]:
@@ -116,12 +141,31 @@ def fit(items: Sequence[Labelled], seed: int = 0) -> Pipeline:
 
 def cross_validated(items: Sequence[Labelled], seed: int = 0, folds: int = 5) -> dict[str, object]:
     """Out-of-fold metrics (messages, not their augmented copies, are split)."""
-    evidence, labels = augmented(items)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    evidence, labels, groups = augmented_groups(items)
     probabilities = cross_val_predict(
-        new_pipeline(seed), evidence, labels, cv=splitter, method="predict_proba", n_jobs=1
+        new_pipeline(seed),
+        evidence,
+        labels,
+        cv=grouped_folds(labels, groups, folds, seed),
+        method="predict_proba",
+        n_jobs=1,
     )[:, 1]
     return metrics(labels, probabilities)
+
+
+def grouped_folds(
+    labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, test) index splits that never divide a group (one message's views).
+
+    Fewer folds than asked when a class has fewer messages than folds; at least two.
+    """
+    per_class = [len(set(groups[labels == label].tolist())) for label in (GENUINE, SPOOFED)]
+    folds = min(folds, *per_class)
+    if folds < 2:
+        raise BackscatterError("cross-validation needs two genuine and two spoofed messages")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels, groups))
 
 
 def metrics(
