@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from backscatter.detector import NOT_BOUNCE, SPOOFED, Detector, Verdict
+from backscatter.detector import NOT_BOUNCE, SPOOFED, UNKNOWN, VERDICTS, Detector, Verdict
 from backscatter.features import Evidence, load_config
 from backscatter.model.train import (
     GENUINE,
@@ -161,7 +161,7 @@ def summary(messages: Sequence[CorpusMessage], verdicts: Sequence[Verdict]) -> d
     """Counts per kind of what the Detector called them, ROC AUC where both classes exist, and
     the messages it got wrong (for the JSON: which files to read)."""
     counts = {kind: 0 for kind in KINDS}
-    called = {kind: {"genuine": 0, SPOOFED: 0, NOT_BOUNCE: 0} for kind in KINDS}
+    called = {kind: dict.fromkeys(VERDICTS, 0) for kind in KINDS}
     truth, probability = [], []
     for message, verdict in zip(messages, verdicts, strict=True):
         counts[message.kind] += 1
@@ -178,6 +178,7 @@ def summary(messages: Sequence[CorpusMessage], verdicts: Sequence[Verdict]) -> d
         "roc_auc": roc_auc,
         "genuine_called_spoofed": called["genuine"][SPOOFED],
         "genuine_called_not_bounce": called["genuine"][NOT_BOUNCE],
+        "genuine_called_unknown": called["genuine"][UNKNOWN],
         "backscatter_caught": called["backscatter"][SPOOFED],
         "fake_ndr_caught": called["fake_ndr"][SPOOFED],
         "not_bounce_called_not_bounce": called["not_bounce"][NOT_BOUNCE],
@@ -254,12 +255,12 @@ def markdown(result: dict[str, object]) -> str:
     lines: list[str] = []
     header = (
         "| fold | sent-log | genuine / backscatter / fake NDR / not-bounce | ROC AUC | "
-        "genuine called spoofed | genuine called not_bounce | backscatter caught | "
-        "fake NDRs caught | not-bounce called not_bounce |"
+        "genuine called spoofed | genuine called not_bounce | genuine called unknown | "
+        "backscatter caught | fake NDRs caught | not-bounce called not_bounce |"
     )
     for scheme, data in result["schemes"].items():
         lines += [f"**{scheme}** (left-out group -> scored by a model that never saw it)", ""]
-        lines += [header, "|" + "---|" * 9]
+        lines += [header, "|" + "---|" * 10]
         rows = [(r["fold"], r) for r in data["folds"]] + [("**pooled**", data["pooled"])]
         for name, row in rows:
             for log in LOGS:
@@ -278,6 +279,7 @@ def _row(name: str, log: str, s: dict) -> str:
         auc,
         _rate(s["genuine_called_spoofed"], n["genuine"]),
         _rate(s["genuine_called_not_bounce"], n["genuine"]),
+        _rate(s["genuine_called_unknown"], n["genuine"]),
         _rate(s["backscatter_caught"], n["backscatter"]),
         _rate(s["fake_ndr_caught"], n["fake_ndr"]),
         _rate(s["not_bounce_called_not_bounce"], n["not_bounce"]),
