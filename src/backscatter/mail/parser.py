@@ -16,7 +16,7 @@ from backscatter.mail.addresses import addresses_in_text, first_header_address, 
 from backscatter.mail.anatomy import Bounce, FailedRecipient
 from backscatter.mail.formats import RECOGNISERS, FoundRecipient, Recogniser, Report
 from backscatter.mail.message import MessageView, header_text, parse_headers
-from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report, is_mta_notice
+from backscatter.mail.nonbounce import is_auto_reply, not_bounce_kind
 from backscatter.mail.sources import RawMessage
 
 _MAX_DIAGNOSTIC = 1000
@@ -81,10 +81,9 @@ def _parse(raw: RawMessage, view: MessageView, recognisers: Sequence[Recogniser]
 
 
 def _recognise(view: MessageView, recognisers: Sequence[Recogniser]) -> Report | None:
-    if is_feedback_report(view):
-        return Report("arf", is_bounce=False)
-    if is_mta_notice(view):
-        return Report("mta-notice", is_bounce=False)
+    kind = not_bounce_kind(view)
+    if kind is not None:
+        return Report(kind, is_bounce=False)
     for recogniser in recognisers:
         report = recogniser.recognise(view)
         if report is not None:

@@ -1,14 +1,25 @@
-"""The last resort: a free-text report from an MTA no family module knows.
+"""The format-free reader: failed recipients from a report of any layout, any MTA.
 
-It only speaks when the headers carry a mail system's signature (a mailer-daemon or
-postmaster From, Exim's X-Failed-Recipients, or a bounce subject with a null sender), and
-only keeps an address the report gives a failure for: an SMTP code, a failure phrase, or an
-address the returned original was sent to. Phishing dressed as a bounce fails the first test
-(it comes from an ordinary sender) and usually the second (it names only its victim).
+Family modules add precision; this reader decides alone whether a report nobody recognised is
+read at all. It reads the plain report text as three regions (what MTAs of every kind write,
+see text.py): the report, a recipient with the text standing next to it, and the returned
+original after a marker or a separator line. It understands an address next to a failure
+statement on the same line or the lines after it (``<a@b>: 550 ...``, ``a@b (reason)``,
+``RCPT TO:<a@b>`` then the reply, tables, indented and ``>``-quoted lists, the reason above a
+bare address), in English and the other languages listed in mail/signals.py.
+
+Two gates keep phishing out. The headers must carry a mail system's signature
+(signals.mail_system_speaking, or a bounce subject from a system-looking sender), and each
+kept address needs a stated failure next to it (an SMTP reply, an enhanced status, a known
+cause or failure phrase) or must be where the returned original was sent. Phishing dressed
+as a bounce comes from an ordinary sender, or names only its victim, the bounce's addressee.
+A report signed only by Auto-Submitted (auto-responders write it too) must also say in words
+that delivery failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.message import Message
 
 from backscatter.mail import status as status_codes
@@ -18,78 +29,91 @@ from backscatter.mail.formats.text import (
     RETURNED_MARKERS,
     TextFormat,
     find_marker,
+    header_block_start,
     lower_lines,
+    read_text_report,
     returned_headers,
 )
 from backscatter.mail.message import MessageView, header_text
-
-DAEMON_LOCALS = (
-    "mailer-daemon",
-    "postmaster",
-    "mail-daemon",
-    "mailerdaemon",
-    "maildaemon",
-    "post_master",
-)
-BOUNCE_SUBJECTS = (
-    "undeliver",
-    "delivery fail",
-    "delivery status notification",
-    "returned mail",
-    "failure notice",
-    "non-delivery",
-    "nondeliver",
-    "could not be delivered",
-    "mail delivery",
-    "delivery problem",
-    "delivery error",
-    "not delivered",
-    "mail failure",
-    "rejected",
-    "unable to deliver",
-    "delivery notification",
-    "error sending",
-    "warning: message",
-    "mail system error",
-    "delayed mail",
-    "delivery delay",
-    "failed delivery",
-    "delivery has failed",
-    "message not delivered",
-    "fehlgeschlagen",
-    "unzustellbar",
-    "delivery failure",
-    "returned to sender",
-    "undelivered",
-    "delivery report",
+from backscatter.mail.signals import (
+    BOUNCE_SUBJECTS,
+    DAEMON_LOCALS,
+    FAILURE_PHRASES,
+    bounce_subject,
+    from_mail_system,
+    mail_system_speaking,
+    null_sender,
+    states_failure,
 )
 
+__all__ = [
+    "BOUNCE_SUBJECTS",
+    "DAEMON_LOCALS",
+    "RECOGNISER",
+    "addressed_in",
+    "bounce_subject",
+    "from_mail_system",
+    "has_mail_system_signature",
+    "null_sender",
+    "returned_recipients",
+    "states_failure",
+]
 
-def from_mail_system(view: MessageView) -> bool:
-    """True when the From header names a mail system rather than a person."""
-    sender = view.header("from").lower()
-    return any(local in sender for local in DAEMON_LOCALS) or any(
-        name in sender for name in ("mail delivery", "mail administrator", "mail deliver")
-    )
+#: Local parts of senders that look like a system rather than a person; with a bounce
+#: subject they sign a report (smaller MTAs and providers send from such addresses).
+_SYSTEM_LOCALS = frozenset(
+    {
+        "mailer",
+        "mail",
+        "bounce",
+        "bounces",
+        "daemon",
+        "mdaemon",
+        "smtp",
+        "mta",
+        "system",
+        "root",
+        "nobody",
+        "admin",
+        "mailadmin",
+        "mailerror",
+        "returned",
+    }
+)
+#: Characters a separator line is drawn with (``-----``, ``_____``, ``=====``).
+_RULE_CHARS = frozenset("-_=*~+#")
+_SEPARATOR_REACH = 4
 
 
-def null_sender(view: MessageView) -> bool:
-    return view.header("return-path").strip() in ("<>", "<MAILER-DAEMON>") and bool(
-        view.message.get("return-path")
-    )
-
-
-def bounce_subject(view: MessageView) -> bool:
-    subject = view.header("subject").lower()
-    return any(phrase in subject for phrase in BOUNCE_SUBJECTS)
+def system_looking_sender(view: MessageView) -> bool:
+    """The From's local part is a system's (``mailer@``, ``bounce@``), not a person's."""
+    for address in header_addresses(view.header("from")):
+        local = address.split("@", 1)[0].lower()
+        if local in _SYSTEM_LOCALS or local in DAEMON_LOCALS:
+            return True
+    return False
 
 
 def has_mail_system_signature(view: MessageView) -> bool:
+    """The first gate: plain report text and a mail system's mark in the headers."""
     if view.text_is_html:
         return False
-    if view.message.get("x-failed-recipients") or from_mail_system(view):
-        return True
-    return null_sender(view) and bounce_subject(view)
+    return mail_system_speaking(view) or (bounce_subject(view) and system_looking_sender(view))
+
+
+def _weakly_signed(view: MessageView) -> bool:
+    """Signed only by a null sender or Auto-Submitted, which auto-responders write too.
+
+    Such a message must state its failure in words or with an enhanced status code; an
+    address the copy was sent to is not enough (an auto-reply quotes the copy's headers).
+    """
+    message = view.message
+    return not (
+        message.get("x-failed-recipients")
+        or from_mail_system(view)
+        or view.content_type == "multipart/report"
+        or (bounce_subject(view) and (null_sender(view) or system_looking_sender(view)))
+    )
 
 
 def addressed_in(returned: Message, names: tuple[str, ...] = ("to", "cc")) -> list[str]:
@@ -117,40 +141,36 @@ def returned_recipients(returned: Message | None) -> set[str]:
     return found
 
 
-_FAILURE_PHRASES = (
-    "could not be delivered",
-    "undeliverable",
-    "delivery failed",
-    "failed permanently",
-    "not be delivered",
-    "delivery has failed",
-    "no valid recipients",
-    "unable to deliver",
-)
-
-
-def states_failure(diagnostic: str | None) -> bool:
-    """True when text says delivery failed: an SMTP code, a known cause, or plain words."""
-    text = diagnostic or ""
-    lowered = text.lower()
-    return any(p in lowered for p in _FAILURE_PHRASES) or bool(
-        status_codes.enhanced_status(text)
-        or status_codes.reply_code(text)
-        or status_codes.classify_reason(text, None) != status_codes.OTHER
-    )
+def separator_before_headers(lines: Sequence[str], start: int = 0) -> int | None:
+    """The first separator line (a rule of dashes, underscores, ``=``, or ``-- ``) that a
+    header block follows within a few lines: the returned original's start in layouts that
+    name it with no words at all."""
+    for index in range(start, len(lines)):
+        stripped = lines[index].strip().lstrip(">").strip()
+        is_rule = len(stripped) >= 5 and set(stripped) <= _RULE_CHARS
+        if not (is_rule or lines[index].rstrip("\r\n") == "-- "):
+            continue
+        block = header_block_start(lines, index + 1)
+        if block is not None and block - index <= _SEPARATOR_REACH:
+            return index
+    return None
 
 
 class Generic:
-    """Accepts an unknown free-text report only where a recipient's failure is stated."""
+    """Accepts a report of any layout where a recipient's failure is stated."""
 
     name = "generic"
     _format = TextFormat("generic", has_mail_system_signature)
 
     def recognise(self, view: MessageView) -> Report | None:
+        if not has_mail_system_signature(view):
+            return None
+        if _weakly_signed(view) and not _says_failed(view.plain_text_head):
+            return None
         failed_header = [
             normalise(a) for a in addresses_in_text(view.header("x-failed-recipients"))
         ]
-        report = self._format.recognise(view)
+        report = _read(view)
         if report is None:
             report = _addressed_only(view) if not failed_header else Report(self.name)
             if report is None:
@@ -167,16 +187,48 @@ class Generic:
         return report if kept else None
 
 
+def _says_failed(text: str) -> bool:
+    """The text states a failure in words or with an RFC 3463 code."""
+    return any(phrase in text for phrase in FAILURE_PHRASES) or bool(
+        status_codes.enhanced_status(text)
+    )
+
+
+def _read(view: MessageView) -> Report | None:
+    """The phrase engine's reading, cut at a bare separator when no marker names the copy."""
+    report = read_text_report(Generic._format, view)
+    if report is None or report.returned is not None:
+        return report
+    lines, lowered = lower_lines(view.plain_text)
+    if find_marker(lowered, RETURNED_MARKERS) is not None:
+        return report
+    separator = separator_before_headers(lines)
+    if separator is None:
+        return report
+    # Addresses below the separator belong to the returned copy, not to the report.
+    inside = {address.lower() for line in lines[separator:] for address in addresses_in_text(line)}
+    above = {address.lower() for line in lines[:separator] for address in addresses_in_text(line)}
+    report.recipients = [
+        r
+        for r in report.recipients
+        if r.address.lower() in above or r.address.lower() not in inside
+    ]
+    report.returned = returned_headers(lines, separator + 1)
+    return report if report.recipients else None
+
+
 def _addressed_only(view: MessageView) -> Report | None:
     """A report that states a failure but names nobody (Sendmail V5, some carriers).
 
     The recipients are then those the returned original was addressed to, as Sisimai
     does for these formats; a report with no returned original names nobody and is declined.
     """
-    if not has_mail_system_signature(view) or not states_failure(view.plain_text[:4000]):
+    if not states_failure(view.plain_text[:4000]):
         return None
     lines, lowered = lower_lines(view.plain_text)
     marker = find_marker(lowered, RETURNED_MARKERS)
+    if marker is None:
+        marker = separator_before_headers(lines)
     returned = returned_headers(lines, marker + 1) if marker is not None else None
     returned = returned or view.attached_original
     if returned is None:
