@@ -152,6 +152,9 @@ FAILURE_PHRASES: tuple[str, ...] = (
     "permanent failure",
     "was not delivered",
     "couldn't be delivered",
+    "did not reach",
+    "delivery to the following recipients failed",
+    "error delivering",
     # German
     "konnte nicht zugestellt werden",
     "nicht zugestellt werden",

@@ -83,6 +83,8 @@ _SYSTEM_LOCALS = frozenset(
 #: Characters a separator line is drawn with (``-----``, ``_____``, ``=====``).
 _RULE_CHARS = frozenset("-_=*~+#")
 _SEPARATOR_REACH = 4
+_ABOVE = 12
+_LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
 
 def system_looking_sender(view: MessageView) -> bool:
@@ -146,14 +148,26 @@ def separator_before_headers(lines: Sequence[str], start: int = 0) -> int | None
     header block follows within a few lines: the returned original's start in layouts that
     name it with no words at all."""
     for index in range(start, len(lines)):
-        stripped = lines[index].strip().lstrip(">").strip()
-        is_rule = len(stripped) >= 5 and set(stripped) <= _RULE_CHARS
-        if not (is_rule or lines[index].rstrip("\r\n") == "-- "):
+        if not _is_separator(lines[index]):
             continue
         block = header_block_start(lines, index + 1)
         if block is not None and block - index <= _SEPARATOR_REACH:
             return index
     return None
+
+
+def _is_separator(line: str) -> bool:
+    """A rule (``-----``), a rule with words inside (``------- Returned Message -------``) or
+    the signature dash line (``-- ``)."""
+    if line.rstrip("\r\n") == "-- ":
+        return True
+    stripped = line.strip().lstrip(">").strip()
+    if len(stripped) < 5 or stripped[0] not in _RULE_CHARS:
+        return False
+    if set(stripped) <= _RULE_CHARS:
+        return True
+    edge = stripped[0]
+    return stripped.startswith(edge * 3) and stripped.endswith(edge * 3)
 
 
 class Generic:
@@ -171,20 +185,52 @@ class Generic:
             normalise(a) for a in addresses_in_text(view.header("x-failed-recipients"))
         ]
         report = _read(view)
+        kept = _failed(report, view) if report is not None else []
+        if not kept and not failed_header:
+            report = _addressed_only(view)
+            kept = _failed(report, view) if report is not None else []
         if report is None:
-            report = _addressed_only(view) if not failed_header else Report(self.name)
-            if report is None:
-                return None
-        addressed = returned_recipients(report.returned or view.attached_original)
-        kept = [
-            r
-            for r in report.recipients
-            if states_failure(r.diagnostic) or r.address.lower() in addressed
-        ]
+            report = Report(self.name)
         if failed_header:
             kept = _with_header_recipients(kept, report.recipients, failed_header)
         report.recipients = kept
         return report if kept else None
+
+
+def _failed(report: Report, view: MessageView) -> list[FoundRecipient]:
+    """The report's addresses with a failure stated next to them (below, or above a line
+    that only names the recipient), or that the returned original was sent to."""
+    addressed = returned_recipients(report.returned or view.attached_original)
+    lines: list[str] | None = None
+    kept: list[FoundRecipient] = []
+    for recipient in report.recipients:
+        if not states_failure(recipient.diagnostic):
+            lines = lines if lines is not None else view.plain_text.splitlines()
+            _take_statement_above(recipient, lines)
+        if states_failure(recipient.diagnostic) or recipient.address.lower() in addressed:
+            kept.append(recipient)
+    return kept
+
+
+def _take_statement_above(recipient: FoundRecipient, lines: list[str]) -> None:
+    """A failure stated in the lines above an address that stands alone or after
+    ``RCPT TO:`` (Apache James, some carriers: the error, then "Message details" with the
+    envelope) is that recipient's diagnostic."""
+    address = recipient.address.lower()
+    for index, line in enumerate(lines):
+        lowered = line.lower()
+        if address not in lowered:
+            continue
+        rest = lowered.replace(address, "", 1).strip(_LIST_PUNCTUATION)
+        if rest and rest not in ("rcpt to", "rcpt to:", "recipient", "to"):
+            return
+        above = [text.strip() for text in lines[max(0, index - _ABOVE) : index] if text.strip()]
+        for number in range(len(above)):
+            if states_failure(above[number]) and "@" not in above[number]:
+                statement = " ".join(above[number:])
+                recipient.diagnostic = f"{statement} {recipient.diagnostic or ''}".strip()
+                return
+        return
 
 
 def _says_failed(text: str) -> bool:
@@ -223,7 +269,10 @@ def _addressed_only(view: MessageView) -> Report | None:
     The recipients are then those the returned original was addressed to, as Sisimai
     does for these formats; a report with no returned original names nobody and is declined.
     """
-    if not states_failure(view.plain_text[:4000]):
+    # A daemon's From with a bounce subject states the failure on its own (Exim's "Mail
+    # failure - no recipient addresses" says it in no other words).
+    signed = from_mail_system(view) and bounce_subject(view)
+    if not signed and not states_failure(view.plain_text[:4000]):
         return None
     lines, lowered = lower_lines(view.plain_text)
     marker = find_marker(lowered, RETURNED_MARKERS)
@@ -233,7 +282,7 @@ def _addressed_only(view: MessageView) -> Report | None:
     returned = returned or view.attached_original
     if returned is None:
         return None
-    addressed = addressed_in(returned)
+    addressed = addressed_in(returned) or sorted(returned_recipients(returned))
     if not addressed or len(addressed) > 5:
         return None
     return Report(
