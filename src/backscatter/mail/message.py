@@ -49,6 +49,10 @@ def header_text(value: object) -> str:
     """A header value as readable text: RFC 2047 words decoded, 8-bit garbage made visible."""
     if value is None:
         return ""
+    if isinstance(value, email.header.Header):
+        # compat32 keeps raw 8-bit header bytes (Japanese, Chinese, Russian MTAs write
+        # UTF-8 subjects unencoded) as 'unknown-8bit', which str() turns into U+FFFD.
+        return " ".join(_eight_bit_header(value).split())
     text = str(value)
     if "=?" in text:
         with contextlib.suppress(ValueError, LookupError, UnicodeError, HeaderParseError):
@@ -59,6 +63,26 @@ def header_text(value: object) -> str:
         except UnicodeEncodeError:  # undecodable header bytes arrive as lone surrogates
             text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return " ".join(text.split())
+
+
+def _eight_bit_header(value: email.header.Header) -> str:
+    """A header the parser kept as a Header object, decoded (UTF-8 where the charset is
+    unknown, which is what unencoded 8-bit headers are in practice)."""
+    parts: list[str] = []
+    with contextlib.suppress(ValueError, LookupError, UnicodeError, HeaderParseError):
+        for chunk, charset in email.header.decode_header(value):
+            if isinstance(chunk, str):
+                parts.append(chunk)
+                continue
+            if not charset or charset == "unknown-8bit":
+                parts.append(chunk.decode("utf-8", "replace"))  # garbage stays visible
+                continue
+            try:
+                parts.append(chunk.decode(charset, "replace"))
+            except LookupError:
+                parts.append(chunk.decode("utf-8", "replace"))
+        return "".join(parts)
+    return str(value)
 
 
 def decode_payload(part: Message) -> str:

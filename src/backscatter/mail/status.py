@@ -403,6 +403,8 @@ def reply_code(text: str) -> str | None:
         return None
     first = None
     for match in _REPLY.finditer(text):
+        if text[match.end() : match.end() + 6].lower() in (" bytes", " byte"):
+            continue  # a size ("Size: 412 bytes"), not a reply
         if match.group(1)[0] != "2":
             return match.group(1)
         first = first or match.group(1)
