@@ -55,6 +55,12 @@ UNKNOWN_MTA_BOUNCES = [
         "draft-0611@sender.example",
     ),
     (
+        # HTML only: read because the envelope sender is null and From is MAILER-DAEMON@
+        "html_only_daemon.eml",
+        [("ines@receiver.example", "5.1.1", "user_unknown", True)],
+        None,
+    ),
+    (
         "layout_envelope_details.eml",
         [("5550123@sms-gw.carrier.example", "5.0.0", "user_unknown", True)],
         None,
@@ -203,6 +209,13 @@ def test_returned_original_after_any_separator(separator):
     assert [r.address for r in bounce.recipients] == ["kim@receiver.example"]
     assert bounce.original_message_id == "plans-77@sender.example"
     assert bounce.original_subject == "Plans"
+
+
+def test_html_only_claim_from_a_display_name_is_not_read():
+    """HTML-only text needs a null sender and a daemon's own address: "Mail Delivery System"
+    as a display name is what phishing writes."""
+    bounce = parse_fixture("formats/fake_ndr_html_quarantine.eml")
+    assert not bounce.is_bounce
 
 
 def test_exim_bounce_with_auto_submitted_is_still_a_bounce():

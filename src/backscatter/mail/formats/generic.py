@@ -103,6 +103,25 @@ def has_mail_system_signature(view: MessageView) -> bool:
     return mail_system_speaking(view) or (bounce_subject(view) and system_looking_sender(view))
 
 
+def report_text(view: MessageView) -> str | None:
+    """The text to read: the plain report, or an HTML-only report's visible text when the
+    envelope sender is null and the From address itself is a daemon's (``MAILER-DAEMON@``,
+    ``postmaster@``). A display name or a bounce subject is not enough for HTML: that is
+    what phishing imitates."""
+    if has_mail_system_signature(view):
+        return view.plain_text
+    if view.text_is_html and null_sender(view) and _daemon_address(view):
+        return view.text
+    return None
+
+
+def _daemon_address(view: MessageView) -> bool:
+    return any(
+        address.split("@", 1)[0].lower() in DAEMON_LOCALS
+        for address in header_addresses(view.header("from"))
+    )
+
+
 def _weakly_signed(view: MessageView) -> bool:
     """Signed only by a null sender or Auto-Submitted, which auto-responders write too.
 
@@ -177,18 +196,19 @@ class Generic:
     _format = TextFormat("generic", has_mail_system_signature)
 
     def recognise(self, view: MessageView) -> Report | None:
-        if not has_mail_system_signature(view):
+        text = report_text(view)
+        if text is None:
             return None
-        if _weakly_signed(view) and not _says_failed(view.plain_text_head):
+        if _weakly_signed(view) and not _says_failed(text[:20000].lower()):
             return None
         failed_header = [
             normalise(a) for a in addresses_in_text(view.header("x-failed-recipients"))
         ]
-        report = _read(view)
-        kept = _failed(report, view) if report is not None else []
+        report = _read(view, text)
+        kept = _failed(report, view, text) if report is not None else []
         if not kept and not failed_header:
-            report = _addressed_only(view)
-            kept = _failed(report, view) if report is not None else []
+            report = _addressed_only(view, text)
+            kept = _failed(report, view, text) if report is not None else []
         if report is None:
             report = Report(self.name)
         if failed_header:
@@ -197,7 +217,7 @@ class Generic:
         return report if kept else None
 
 
-def _failed(report: Report, view: MessageView) -> list[FoundRecipient]:
+def _failed(report: Report, view: MessageView, text: str) -> list[FoundRecipient]:
     """The report's addresses with a failure stated next to them (below, or above a line
     that only names the recipient), or that the returned original was sent to."""
     addressed = returned_recipients(report.returned or view.attached_original)
@@ -205,7 +225,7 @@ def _failed(report: Report, view: MessageView) -> list[FoundRecipient]:
     kept: list[FoundRecipient] = []
     for recipient in report.recipients:
         if not states_failure(recipient.diagnostic):
-            lines = lines if lines is not None else view.plain_text.splitlines()
+            lines = lines if lines is not None else text.splitlines()
             _take_statement_above(recipient, lines)
         if states_failure(recipient.diagnostic) or recipient.address.lower() in addressed:
             kept.append(recipient)
@@ -240,12 +260,12 @@ def _says_failed(text: str) -> bool:
     )
 
 
-def _read(view: MessageView) -> Report | None:
+def _read(view: MessageView, text: str) -> Report | None:
     """The phrase engine's reading, cut at a bare separator when no marker names the copy."""
-    report = read_text_report(Generic._format, view)
+    report = read_text_report(Generic._format, view, text)
     if report is None or report.returned is not None:
         return report
-    lines, lowered = lower_lines(view.plain_text)
+    lines, lowered = lower_lines(text)
     if find_marker(lowered, RETURNED_MARKERS) is not None:
         return report
     separator = separator_before_headers(lines)
@@ -263,7 +283,7 @@ def _read(view: MessageView) -> Report | None:
     return report if report.recipients else None
 
 
-def _addressed_only(view: MessageView) -> Report | None:
+def _addressed_only(view: MessageView, text: str) -> Report | None:
     """A report that states a failure but names nobody (Sendmail V5, some carriers).
 
     The recipients are then those the returned original was addressed to, as Sisimai
@@ -272,9 +292,9 @@ def _addressed_only(view: MessageView) -> Report | None:
     # A daemon's From with a bounce subject states the failure on its own (Exim's "Mail
     # failure - no recipient addresses" says it in no other words).
     signed = from_mail_system(view) and bounce_subject(view)
-    if not signed and not states_failure(view.plain_text[:4000]):
+    if not signed and not states_failure(text[:4000]):
         return None
-    lines, lowered = lower_lines(view.plain_text)
+    lines, lowered = lower_lines(text)
     marker = find_marker(lowered, RETURNED_MARKERS)
     if marker is None:
         marker = separator_before_headers(lines)
@@ -287,7 +307,7 @@ def _addressed_only(view: MessageView) -> Report | None:
         return None
     return Report(
         "generic",
-        [FoundRecipient(address=a, diagnostic=view.plain_text[:600]) for a in addressed],
+        [FoundRecipient(address=a, diagnostic=text[:600]) for a in addressed],
         returned=returned,
     )
 

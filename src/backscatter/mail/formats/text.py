@@ -276,9 +276,9 @@ class TextFormat:
         return read_text_report(self, view)
 
 
-def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
-    """Apply a TextFormat's phrases to the message's report text."""
-    text = view.plain_text
+def read_text_report(fmt: TextFormat, view: MessageView, text: str | None = None) -> Report | None:
+    """Apply a TextFormat's phrases to the message's report text (``text`` when given)."""
+    text = view.plain_text if text is None else text
     lines, lowered = lower_lines(text)
     start = 0
     if fmt.starts:
