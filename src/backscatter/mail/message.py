@@ -125,10 +125,18 @@ class MessageView:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.message: Message = _parser.parsebytes(data)
+        self._decoded: dict[str, str] = {}
 
     def header(self, name: str) -> str:
-        """The first header of that name, decoded; empty string when absent."""
-        return header_text(self.message.get(name))
+        """The first header of that name, decoded; empty string when absent.
+
+        Decoded once per name: every recogniser and not-a-bounce check asks for From and
+        Subject again."""
+        key = name.lower()
+        value = self._decoded.get(key)
+        if value is None:
+            value = self._decoded[key] = header_text(self.message.get(key))
+        return value
 
     def headers(self, name: str) -> list[str]:
         return [header_text(v) for v in self.message.get_all(name) or ()]

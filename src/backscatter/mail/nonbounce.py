@@ -158,30 +158,44 @@ def is_mta_notice(view: MessageView) -> bool:
     return subject.startswith(_MTA_NOTICE_SUBJECTS)
 
 
-def is_feedback_report(view: MessageView) -> bool:
+def is_feedback_report(view: MessageView, types: set[str] | None = None) -> bool:
     """A feedback-loop complaint report (RFC 5965 ARF, Microsoft JMRP, AOL/Yahoo text FBLs)."""
-    if view.report_type == "feedback-report":
-        return True
-    if any(p.get_content_type() == "message/feedback-report" for p in view.parts):
+    types = _part_types(view) if types is None else types
+    if view.report_type == "feedback-report" or "message/feedback-report" in types:
         return True
     if view.message.get("x-hmxmroriginalrecipient"):
         return True
     subject = view.header("subject").lower()
     if subject.startswith(_FEEDBACK_SUBJECTS):
         return True
+    if view.status_parts:
+        return False  # a DSN: no feedback loop writes one, and its text need not be decoded
     head = view.plain_text_head[:4000]
     return any(phrase in head for phrase in _FEEDBACK_TEXT)
 
 
-def is_read_receipt(view: MessageView) -> bool:
+def is_read_receipt(view: MessageView, types: set[str] | None = None) -> bool:
     """A message disposition notification (RFC 8098): a read receipt, not a failure."""
     if view.report_type == "disposition-notification":
         return True
-    return any(p.get_content_type() == "message/disposition-notification" for p in view.parts)
+    types = _part_types(view) if types is None else types
+    return "message/disposition-notification" in types
+
+
+def _part_types(view: MessageView) -> set[str]:
+    """The MIME types of the report's own parts, for the checks that look for one."""
+    return (
+        {part.get_content_type() for part in view.parts} if view.message.is_multipart() else set()
+    )
 
 
 def is_challenge(view: MessageView) -> bool:
-    """A challenge-response system asking the sender to prove to be a person."""
+    """A challenge-response system asking the sender to prove to be a person.
+
+    A challenge comes from the protected person's address; a daemon's report that quotes such
+    wording (the bounce of a challenge) is still a report, so those are let go first."""
+    if from_mail_system(view) or view.status_parts:
+        return False
     message = view.message
     if "tmda" in str(message.get("x-delivery-agent") or "").lower():
         return True
@@ -193,10 +207,6 @@ def is_challenge(view: MessageView) -> bool:
     subject = view.header("subject").lower()
     if any(phrase in subject for phrase in _CR_SUBJECTS):
         return True
-    # A challenge comes from the protected person's address; a daemon's report that quotes
-    # such wording (the bounce of a challenge) is still a report.
-    if from_mail_system(view) or view.status_parts:
-        return False
     head = _head(view)
     return any(phrase in head for phrase in _CR_TEXT)
 
@@ -252,9 +262,10 @@ def says_auto_reply(view: MessageView) -> bool:
 
 def not_bounce_kind(view: MessageView) -> str | None:
     """The kind of a look-alike that is never a bounce, asked before any bounce recogniser."""
-    if is_feedback_report(view):
+    types = _part_types(view)
+    if is_feedback_report(view, types):
         return "arf"
-    if is_read_receipt(view):
+    if is_read_receipt(view, types):
         return "mdn"
     if is_mta_notice(view):
         return "mta-notice"

@@ -84,6 +84,7 @@ _SYSTEM_LOCALS = frozenset(
 _RULE_CHARS = frozenset("-_=*~+#")
 _SEPARATOR_REACH = 4
 _ABOVE = 12
+_MAX_LOOK_ABOVE = 20
 _LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
 
@@ -169,8 +170,10 @@ def separator_before_headers(lines: Sequence[str], start: int = 0) -> int | None
     for index in range(start, len(lines)):
         if not _is_separator(lines[index]):
             continue
-        block = header_block_start(lines, index + 1)
-        if block is not None and block - index <= _SEPARATOR_REACH:
+        # Only the few lines after the rule are searched: bounded work per separator.
+        window = lines[index + 1 : index + 2 + _SEPARATOR_REACH]
+        block = header_block_start(window, 0)
+        if block is not None and block < _SEPARATOR_REACH:
             return index
     return None
 
@@ -222,35 +225,48 @@ def _failed(report: Report, view: MessageView, text: str) -> list[FoundRecipient
     that only names the recipient), or that the returned original was sent to."""
     addressed = returned_recipients(report.returned or view.attached_original)
     lines: list[str] | None = None
+    first_line: dict[str, int] = {}
+    looked_up = 0
     kept: list[FoundRecipient] = []
     for recipient in report.recipients:
-        if not states_failure(recipient.diagnostic):
-            lines = lines if lines is not None else text.splitlines()
-            _take_statement_above(recipient, lines)
-        if states_failure(recipient.diagnostic) or recipient.address.lower() in addressed:
+        stated = states_failure(recipient.diagnostic)
+        if not stated and looked_up < _MAX_LOOK_ABOVE:
+            if lines is None:
+                lines = text.splitlines()
+                first_line = _first_lines(lines)
+            looked_up += 1
+            index = first_line.get(recipient.address.lower())
+            if index is not None:
+                stated = _take_statement_above(recipient, lines, index)
+        if stated or recipient.address.lower() in addressed:
             kept.append(recipient)
     return kept
 
 
-def _take_statement_above(recipient: FoundRecipient, lines: list[str]) -> None:
+def _first_lines(lines: list[str]) -> dict[str, int]:
+    """Each address's first line, found in one pass over the text."""
+    found: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if "@" in line:
+            for address in addresses_in_text(line):
+                found.setdefault(address.lower(), index)
+    return found
+
+
+def _take_statement_above(recipient: FoundRecipient, lines: list[str], index: int) -> bool:
     """A failure stated in the lines above an address that stands alone or after
     ``RCPT TO:`` (Apache James, some carriers: the error, then "Message details" with the
-    envelope) is that recipient's diagnostic."""
-    address = recipient.address.lower()
-    for index, line in enumerate(lines):
-        lowered = line.lower()
-        if address not in lowered:
-            continue
-        rest = lowered.replace(address, "", 1).strip(_LIST_PUNCTUATION)
-        if rest and rest not in ("rcpt to", "rcpt to:", "recipient", "to"):
-            return
-        above = [text.strip() for text in lines[max(0, index - _ABOVE) : index] if text.strip()]
-        for number in range(len(above)):
-            if states_failure(above[number]) and "@" not in above[number]:
-                statement = " ".join(above[number:])
-                recipient.diagnostic = f"{statement} {recipient.diagnostic or ''}".strip()
-                return
-        return
+    envelope) is that recipient's diagnostic. True when one was found."""
+    rest = lines[index].lower().replace(recipient.address.lower(), "", 1)
+    if rest.strip(_LIST_PUNCTUATION) not in ("", "rcpt to", "recipient", "to"):
+        return False
+    above = [text.strip() for text in lines[max(0, index - _ABOVE) : index] if text.strip()]
+    for number in range(len(above)):
+        if "@" not in above[number] and states_failure(above[number]):
+            statement = " ".join(above[number:])
+            recipient.diagnostic = f"{statement} {recipient.diagnostic or ''}".strip()
+            return True
+    return False
 
 
 def _says_failed(text: str) -> bool:
