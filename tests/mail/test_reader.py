@@ -231,3 +231,19 @@ def test_registry_narrows_in_order_and_rejects_unknown_names():
     assert len(registry(without=["exim", "qmail"])) == len(FAMILIES) - 2
     with pytest.raises(ValueError, match="nosuch"):
         registry(["nosuch"])
+
+
+def test_older_mailman_held_notice_from_the_admin_address():
+    """Mailman 2.0 sent its held-for-approval notice from LIST-admin@ with no administrivia
+    header; the wording and the list address are enough."""
+    text = (
+        "From: team-admin@lists.example\n"
+        "To: sam@sender.example\n"
+        "Subject: Your message to Team awaits moderator approval\n"
+        "Content-Type: text/plain\n\n"
+        "Your mail to 'Team' with the subject\n\n    Plans\n\n"
+        "Is being held until the list moderator can review it for approval.\n"
+    )
+    bounce = parse(text.encode(), "mailman2")
+    assert not bounce.is_bounce
+    assert bounce.format == "list-notice"

@@ -17,8 +17,11 @@ where their wording comes from:
   TMDA ("X-Delivery-Agent: TMDA", "Please confirm your message"), ASK (Active Spam Killer,
   "[ASK]" subjects), Spamarrest, Boxbe, Bluebottle, and the generic wording such systems use.
 - ``list-notice``: list managers telling a poster or subscriber about moderation or
-  subscription: Mailman ("X-List-Administrivia: yes", "awaits moderator approval"), Sympa,
-  LISTSERV (L-Soft), Google Groups ("pending approval").
+  subscription: Mailman 2 and 3 (from LIST-admin@ or LIST-owner@, "X-List-Administrivia:
+  yes", "Your message to LIST awaits moderator approval" / "Is being held until the list
+  moderator can review it for approval", Mailman 2 templates/en/postheld.txt), Sympa,
+  LISTSERV (L-Soft), Google Groups ("pending approval"). The Sympa, LISTSERV and Google
+  Groups wording is from their user documentation, not checked against their sources.
 - ``auto-reply``: RFC 3834 auto-responders, vendor headers (X-Autoreply, X-Vacation,
   Exchange's OOF rule header) and out-of-office subjects in the languages the reader knows.
   A subject or header that says so wins before the bounce recognisers (an out-of-office that
@@ -128,7 +131,15 @@ _CR_TEXT = (
     "my guest list",
 )
 
-_LIST_SENDER_PARTS = ("-owner@", "-request@", "-bounces@", "listserv@", "sympa@", "mailman@")
+_LIST_SENDER_PARTS = (
+    "-owner@",
+    "-admin@",
+    "-request@",
+    "-bounces@",
+    "listserv@",
+    "sympa@",
+    "mailman@",
+)
 _LIST_TEXT = (
     "awaits moderator approval",
     "held until the list moderator",
