@@ -17,9 +17,9 @@ from backscatter.features.config import OurInfrastructure
 from backscatter.features.links import Attachment, Link, report_attachments, report_links
 from backscatter.mail.addresses import addresses_in_text
 from backscatter.mail.anatomy import Bounce
-from backscatter.mail.formats.generic import bounce_subject, from_mail_system, null_sender
 from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
 from backscatter.mail.message import MessageView, header_text
+from backscatter.mail.signals import bounce_subject, from_mail_system, null_sender
 from backscatter.sentlog import SentLogStore, SentMatch, match_bounce
 from backscatter.sentlog.batv import BatvCheck, recognise, verify
 

@@ -50,6 +50,10 @@ def header_text(value: object) -> str:
     """A header value as readable text: RFC 2047 words decoded, 8-bit garbage made visible."""
     if value is None:
         return ""
+    if isinstance(value, email.header.Header):
+        # compat32 keeps raw 8-bit header bytes (Japanese, Chinese, Russian MTAs write
+        # UTF-8 subjects unencoded) as 'unknown-8bit', which str() turns into U+FFFD.
+        return " ".join(_eight_bit_header(value).split())
     text = str(value)
     if "=?" in text:
         with contextlib.suppress(ValueError, LookupError, UnicodeError, MessageError):
@@ -66,10 +70,27 @@ def payload_of(part: Message) -> str | list[Message]:
     """``part.get_payload()`` that never raises: for an 8-bit body compat32 decodes with the
     declared charset, and a hostile one (``idna``, a NUL in the name) raises there."""
     try:
-        payload = payload_of(part)
+        payload = part.get_payload()
     except Exception:
         payload = part._payload  # the undecoded text compat32 keeps (surrogate-escaped)
     return payload if isinstance(payload, str | list) else ""
+
+
+def _eight_bit_header(value: email.header.Header) -> str:
+    """A header the parser kept as a Header object, decoded (UTF-8 where the charset is
+    unknown, which is what unencoded 8-bit headers are in practice)."""
+    parts: list[str] = []
+    with contextlib.suppress(ValueError, LookupError, UnicodeError, MessageError):
+        for chunk, charset in email.header.decode_header(value):
+            if isinstance(chunk, str):
+                parts.append(chunk)
+                continue
+            if not charset or charset == "unknown-8bit":
+                parts.append(chunk.decode("utf-8", "replace"))  # garbage stays visible
+                continue
+            parts.append(decode_bytes(chunk, charset))
+        return "".join(parts)
+    return str(value)
 
 
 def decode_payload(part: Message) -> str:
@@ -139,10 +160,18 @@ class MessageView:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.message: Message = _parser.parsebytes(data)
+        self._decoded: dict[str, str] = {}
 
     def header(self, name: str) -> str:
-        """The first header of that name, decoded; empty string when absent."""
-        return header_text(self.message.get(name))
+        """The first header of that name, decoded; empty string when absent.
+
+        Decoded once per name: every recogniser and not-a-bounce check asks for From and
+        Subject again."""
+        key = name.lower()
+        value = self._decoded.get(key)
+        if value is None:
+            value = self._decoded[key] = header_text(self.message.get(key))
+        return value
 
     def headers(self, name: str) -> list[str]:
         return [header_text(v) for v in self.message.get_all(name) or ()]

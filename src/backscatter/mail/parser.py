@@ -8,32 +8,43 @@ them (an attached ``message/rfc822``, a ``text/rfc822-headers`` part, or quoted 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email.message import Message
 
 from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
-from backscatter.mail.formats import JSON_FAMILIES, RECOGNISERS, FoundRecipient, Report
+from backscatter.mail.formats import JSON_FAMILIES, RECOGNISERS, FoundRecipient, Recogniser, Report
 from backscatter.mail.message import MessageView, header_text, parse_headers
-from backscatter.mail.nonbounce import is_auto_reply, is_feedback_report, is_mta_notice
+from backscatter.mail.nonbounce import is_auto_reply, not_bounce_kind
 from backscatter.mail.sources import RawMessage
 
 _MAX_DIAGNOSTIC = 1000
 
 
-def parse(data: bytes | RawMessage, source: str = "-") -> Bounce:
-    """The anatomy of one message; on any internal failure, a record with ``error`` set."""
-    return analyse(data, source)[0]
+def parse(
+    data: bytes | RawMessage,
+    source: str = "-",
+    recognisers: Sequence[Recogniser] = RECOGNISERS,
+) -> Bounce:
+    """The anatomy of one message; on any internal failure, a record with ``error`` set.
+
+    ``recognisers`` is the registry to ask (``formats.registry(...)`` narrows it, to measure
+    what some families add)."""
+    return analyse(data, source, recognisers)[0]
 
 
-def analyse(data: bytes | RawMessage, source: str = "-") -> tuple[Bounce, MessageView | None]:
+def analyse(
+    data: bytes | RawMessage,
+    source: str = "-",
+    recognisers: Sequence[Recogniser] = RECOGNISERS,
+) -> tuple[Bounce, MessageView | None]:
     """The anatomy and the parsed view it came from, for layers that read more of the message
     (features) without parsing it twice. The view is None when parsing failed."""
     raw = data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))
     try:
         view = MessageView(_as_message(raw.data))
-        return _parse(raw, view), view
+        return _parse(raw, view, recognisers), view
     except Exception as exc:  # mail is hostile: one bad message must not stop a batch
         failed = Bounce(
             source=raw.source,
@@ -53,8 +64,8 @@ def _as_message(data: bytes) -> bytes:
     return data
 
 
-def _parse(raw: RawMessage, view: MessageView) -> Bounce:
-    report = _recognise(view)
+def _parse(raw: RawMessage, view: MessageView, recognisers: Sequence[Recogniser]) -> Bounce:
+    report = _recognise(view, recognisers)
     returned = _returned_message(view, report)
     outer = _outer_fields(view, raw, report)
     if report is None or not report.is_bounce:
@@ -78,12 +89,11 @@ def _parse(raw: RawMessage, view: MessageView) -> Bounce:
     )
 
 
-def _recognise(view: MessageView) -> Report | None:
-    if is_feedback_report(view):
-        return Report("arf", is_bounce=False)
-    if is_mta_notice(view):
-        return Report("mta-notice", is_bounce=False)
-    for recogniser in RECOGNISERS:
+def _recognise(view: MessageView, recognisers: Sequence[Recogniser]) -> Report | None:
+    kind = not_bounce_kind(view)
+    if kind is not None:
+        return Report(kind, is_bounce=False)
+    for recogniser in recognisers:
         report = recogniser.recognise(view)
         if report is not None:
             return report

@@ -7,6 +7,7 @@ backbone only where it knows better, and the generic reader speaks only when non
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import import_module
 
 from backscatter.mail.formats.base import FoundRecipient, Recogniser, Report
@@ -59,4 +60,29 @@ def _load() -> tuple[Recogniser, ...]:
 
 RECOGNISERS: tuple[Recogniser, ...] = _load()
 
-__all__ = ["FAMILIES", "JSON_FAMILIES", "RECOGNISERS", "FoundRecipient", "Recogniser", "Report"]
+
+def registry(
+    only: Iterable[str] | None = None, without: Iterable[str] = ()
+) -> tuple[Recogniser, ...]:
+    """The registry narrowed to some families, in the same order.
+
+    Measuring what the format-free reader carries alone (``only={"rfc3464", "generic"}``)
+    needs the family modules switched off for one run without editing the tuple above.
+    """
+    keep = set(FAMILIES) if only is None else set(only)
+    unknown = (keep | set(without)) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown families: {', '.join(sorted(unknown))}")
+    keep -= set(without)
+    return tuple(r for name, r in zip(FAMILIES, RECOGNISERS, strict=True) if name in keep)
+
+
+__all__ = [
+    "FAMILIES",
+    "JSON_FAMILIES",
+    "RECOGNISERS",
+    "FoundRecipient",
+    "Recogniser",
+    "Report",
+    "registry",
+]

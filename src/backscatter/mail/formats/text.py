@@ -42,6 +42,31 @@ RETURNED_MARKERS: tuple[str, ...] = (
     "--- the header of the original message is following. ---",
     "included below is the",
     "original message:",
+    # Localised: Outlook/Exchange reply separators and "original message headers" lines
+    # (Sisimai's Exchange2007 module reads the French and Italian ones), and the words
+    # other mailers put in their own "----- Original message -----" rule.
+    "ursprüngliche nachricht",
+    "originalnachricht",
+    "kopfzeilen der ursprünglichen nachricht",
+    "message d'origine",
+    "message original",
+    "mensaje original",
+    "encabezados del mensaje original",
+    "messaggio originale",
+    "intestazioni originali del messaggio",
+    "mensagem original",
+    "cabeçalhos da mensagem original",
+    "oryginalna wiadomość",
+    "wiadomość oryginalna",
+    "oorspronkelijk bericht",
+    "origineel bericht",
+    "元のメッセージ",
+    "元のメール",
+    "原始邮件",
+    "原始郵件",
+    "原邮件",
+    "исходное сообщение",
+    "оригинальное сообщение",
 )
 
 _HEADER_START = (
@@ -115,9 +140,13 @@ def returned_headers(lines: Sequence[str], start: int) -> Message | None:
     if begin is None or begin - start > 40:
         return None
     block: list[str] = []
+    first = lines[begin]
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
     for line in lines[begin : begin + 400]:
         if not line.strip():
             break
+        if indent and line.startswith(indent):
+            line = line[len(indent) :]  # an indented copy: its fields start at the indent
         block.append(line[2:] if line.startswith("> ") else line)
     return parse_headers("\n".join(block) + "\n\n") if block else None
 
@@ -247,9 +276,9 @@ class TextFormat:
         return read_text_report(self, view)
 
 
-def read_text_report(fmt: TextFormat, view: MessageView) -> Report | None:
-    """Apply a TextFormat's phrases to the message's report text."""
-    text = view.plain_text
+def read_text_report(fmt: TextFormat, view: MessageView, text: str | None = None) -> Report | None:
+    """Apply a TextFormat's phrases to the message's report text (``text`` when given)."""
+    text = view.plain_text if text is None else text
     lines, lowered = lower_lines(text)
     start = 0
     if fmt.starts:
