@@ -190,3 +190,12 @@ def test_coverage_is_reported_with_a_match(store):
     store.add([sent("quarterly-2025-03@sender.example", "nobody@receiver.example", 2)])
     match = match_bounce(store, parse_fixture("formats/postfix_dsn_user_unknown.eml"))
     assert (match.how, match.coverage) == ("message_id", "covered")
+
+
+def test_a_mailings_row_to_the_failed_recipient_is_the_one_reported(store):
+    store.add(
+        [sent("quarterly-2025-03@sender.example", f"u{i}@x.example", 2) for i in range(300)]
+        + [sent("quarterly-2025-03@sender.example", "nobody@receiver.example", 2)]
+    )
+    match = match_bounce(store, parse_fixture("formats/postfix_dsn_user_unknown.eml"))
+    assert (match.how, match.sent.recipient) == ("message_id", "nobody@receiver.example")

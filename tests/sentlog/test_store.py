@@ -172,3 +172,16 @@ def test_coverage_is_the_span_and_follows_writes_from_any_connection(tmp_path):
             (T0 + timedelta(minutes=1)).isoformat(),
             0.0,
         )
+
+
+def test_a_mailings_id_answers_with_the_asked_recipients_or_a_bounded_sample(tmp_path):
+    mailing = [
+        SentRecipient("news-1@sender.example", T0, "news@sender.example", f"u{i}@r.example")
+        for i in range(300)
+    ]
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        store.add(mailing)
+        asked = store.by_message_ids(["<news-1@sender.example>"], ["U250@r.example", "x@y.example"])
+        assert [r.recipient for r in asked] == ["u250@r.example"]
+        assert len(store.by_message_ids(["news-1@sender.example"], ["x@y.example"])) == 100
+        assert store.by_message_ids(["other@sender.example", "<>"]) == []

@@ -83,7 +83,7 @@ def match_bounce(
     facts = _Facts(quoted, _coverage(store, original_time(bounce), window))
     candidates = candidate_recipients(bounce)[:MAX_LOOKUPS]
     if quoted:
-        rows = store.by_message_ids(quoted)
+        rows = store.by_message_ids(quoted, candidates)
         if rows:
             row = _best_by_id(rows, quoted, candidates)
             what = f"Message-ID <{row.message_id}> was sent"

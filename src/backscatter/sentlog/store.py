@@ -51,7 +51,9 @@ class SentLogStore(Protocol):
 
     def by_message_id(self, message_id: str) -> list[SentRecipient]: ...
 
-    def by_message_ids(self, message_ids: Sequence[str]) -> list[SentRecipient]: ...
+    def by_message_ids(
+        self, message_ids: Sequence[str], recipients: Sequence[str] = ()
+    ) -> list[SentRecipient]: ...
 
     def by_recipient(
         self, recipient: str, since: datetime, until: datetime
@@ -141,13 +143,25 @@ class SqliteSentLog:
     def by_message_id(self, message_id: str) -> list[SentRecipient]:
         return self.by_message_ids([message_id])
 
-    def by_message_ids(self, message_ids: Sequence[str]) -> list[SentRecipient]:
-        """Every row of any of these Message-IDs (each in its stored and as-written form)."""
+    def by_message_ids(
+        self, message_ids: Sequence[str], recipients: Sequence[str] = ()
+    ) -> list[SentRecipient]:
+        """Rows of any of these Message-IDs (each in its stored and as-written form): those
+        to the given recipients when there are any, else at most 100 of them, since a
+        mailing's one ID can have a hundred thousand rows and one proves it was ours."""
         forms = list(dict.fromkeys(f for m in message_ids for f in message_id_forms(m)))
         if not forms:
             return []
         forms = forms[:_MAX_KEYS]
-        return self._select(f"message_id IN ({','.join('?' * len(forms))})", tuple(forms))
+        ids = f"message_id IN ({','.join('?' * len(forms))})"
+        keys = _keys(recipients)
+        if keys:
+            rows = self._select(
+                f"{ids} AND recipient IN ({','.join('?' * len(keys))})", (*forms, *keys)
+            )
+            if rows:
+                return rows
+        return self._select(f"{ids} LIMIT 100", tuple(forms))
 
     def by_recipient(self, recipient: str, since: datetime, until: datetime) -> list[SentRecipient]:
         return self.by_recipients([recipient], since, until)
@@ -156,7 +170,7 @@ class SqliteSentLog:
         self, recipients: Sequence[str], since: datetime, until: datetime
     ) -> list[SentRecipient]:
         """Rows to any of these recipients sent in the window (one indexed query)."""
-        keys = [k for k in dict.fromkeys(address_key(r) for r in recipients) if k][:_MAX_KEYS]
+        keys = _keys(recipients)
         if not keys:
             return []
         return self._select(
@@ -217,6 +231,11 @@ class SqliteSentLog:
 
 def _seconds(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+def _keys(addresses: Sequence[str]) -> list[str]:
+    """Distinct address keys, empty ones dropped, at most :data:`_MAX_KEYS`."""
+    return [key for key in dict.fromkeys(address_key(a) for a in addresses) if key][:_MAX_KEYS]
 
 
 def _moment(seconds: int) -> datetime:
