@@ -86,6 +86,11 @@ def test_ids_in_message_id_in_reply_to_and_references_lines_anywhere():
     ]
 
 
+def test_text_whose_lower_case_is_longer_keeps_its_offsets():
+    text = "İİİİ İstanbul\n> Message-ID: <Ist.1@mx.example>\n> Subject: x\n"
+    assert message_ids_in_text(text) == ["Ist.1@mx.example"]
+
+
 def test_hostile_text_costs_linear_time():
     hostile = [
         "message-id: " * 100_000,

@@ -155,6 +155,8 @@ def message_ids_in_text(text: str) -> list[str]:
     """
     text = text[:MAX_TEXT]
     lowered = text.lower()
+    if len(lowered) != len(text):  # "İ".lower() is two characters: keep offsets aligned
+        lowered = text.encode("ascii", "replace").decode("ascii").lower()
     found: dict[str, None] = {}
     for name, start in sorted(_field_starts(lowered), key=lambda field: field[1]):
         value = _field_value(text, start)
