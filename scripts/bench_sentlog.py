@@ -72,16 +72,18 @@ def timed_import(db: Path, rows) -> tuple[int, float]:
 
 
 def bounce_of(i: int, found: bool) -> tuple[Bounce, list[str]]:
-    """A bounce of row i (or of mail we never sent), and three Message-IDs from its text."""
+    """A bounce of row i (or of mail we never sent), and three Message-IDs from its text
+    (one of them ours when found)."""
     when = START + timedelta(seconds=i * 2, hours=3)
     domain = "sender.example" if found else "elsewhere.example"
+    failed = f"user{i}@r{i % 97}.example" if found else f"user{i}@r{i % 97}.{domain}"
     bounce = Bounce(
         source="bench",
         is_bounce=True,
-        recipients=(FailedRecipient(f"user{i}@r{i % 97}.{domain}"),),
+        recipients=(FailedRecipient(failed),),
         original_message_id=None,
         original_from=f"news@{domain}",
-        original_to=f"user{i}@r{i % 97}.{domain}, other{i}@{domain}",
+        original_to=f"{failed}, other{i}@{domain}",
         original_date=when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
         date=when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
         message_id=f"bounce{i}@mx.example",

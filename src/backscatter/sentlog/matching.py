@@ -80,7 +80,7 @@ def match_bounce(
     when = bounce_time(bounce)
     since, until = when - window, when + _CLOCK_SKEW
     quoted = quoted_message_ids(bounce, message_ids)
-    facts = _Facts(quoted, _coverage(store, original_time(bounce), window))
+    facts = _Facts(quoted, _coverage(store, original_time(bounce, when), window))
     candidates = candidate_recipients(bounce)[:MAX_LOOKUPS]
     if quoted:
         rows = store.by_message_ids(quoted, candidates)
@@ -139,10 +139,11 @@ def bounce_time(bounce: Bounce) -> datetime:
     return datetime.now(UTC)
 
 
-def original_time(bounce: Bounce) -> datetime:
+def original_time(bounce: Bounce, when: datetime | None = None) -> datetime:
     """When the original was sent: its returned Date when that is believable (not after the
-    bounce, beyond clock skew, nor more than 60 days before it), else the bounce's time."""
-    when = bounce_time(bounce)
+    bounce, beyond clock skew, nor more than 60 days before it), else the bounce's time
+    (``when``, if the caller has already read it)."""
+    when = when or bounce_time(bounce)
     sent = _parse_date(bounce.original_date)
     if sent is not None and when - _OLDEST_ORIGINAL <= sent <= when + _CLOCK_SKEW:
         return sent
