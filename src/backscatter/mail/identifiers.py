@@ -23,8 +23,6 @@ local part's case are one mailbox at every provider we know).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 #: Longest Message-ID we accept (RFC 5322 lines are at most 998 characters).
 MAX_ID_LENGTH = 250
 #: Most Message-IDs read from one text: a References chain is rarely longer than 20-30.
@@ -41,18 +39,15 @@ _MAX_LINE = 4096
 _NOT_IN_ID = "<> \t\r\n"
 
 
-@lru_cache(maxsize=4096)
 def normalise_message_id(value: str | None) -> str | None:
     """A Message-ID without brackets, blanks or comments, case kept; None if empty.
 
-    Cached: every imported row passes through here (in the importer, then the store), and
-    one message's ID comes once per recipient.
+    Every imported row passes through here (in the importer, then the store): the common
+    ``<id@host>`` costs a handful of string calls.
     """
     if not value:
         return None
-    text = value
-    if "(" in text:
-        text = _strip_comments(text)
+    text = _strip_comments(value) if "(" in value else value
     opening = text.find("<")
     if opening != -1:
         closing = text.find(">", opening + 1)
@@ -63,7 +58,6 @@ def normalise_message_id(value: str | None) -> str | None:
     return words[0]
 
 
-@lru_cache(maxsize=4096)
 def message_id_key(value: str | None) -> str | None:
     """A Message-ID as the sent-log stores and compares it: normalised, ``id-right``
     lower-cased (see the module docstring)."""
@@ -111,9 +105,9 @@ def address_key(address: str | None) -> str:
     if not address:
         return ""
     value = address.strip().strip("<>").strip().lower()
-    if value[:1] in "\"'" or value.startswith("mailto:") or value.endswith("."):
-        return normalise_address(value)
-    return value
+    if not value or (value[0] not in "\"'m" and value[-1] != "."):
+        return value
+    return normalise_address(value)  # quoted, mailto: or a trailing dot (or just m...)
 
 
 def message_ids_in_value(value: str) -> list[str]:

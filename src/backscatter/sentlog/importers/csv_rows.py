@@ -33,12 +33,16 @@ def read_csv(path: str, tally: Tally, progress: Progress | None = None) -> Itera
     mid, when, sender, recipient = (header.index(name) for name in REQUIRED)
     subject = header.index("subject") if "subject" in header else None
     width = max(mid, when, sender, recipient, subject or 0) + 1
+    last_id: str | None = None
+    message_id: str | None = None
     for row in reader:
         if len(row) < width:
             if any(cell.strip() for cell in row):
                 tally.bad(f"{path}:{reader.line_num}", ",".join(row))
             continue
-        message_id, to = message_id_key(row[mid]), row[recipient].strip()
+        if row[mid] != last_id:  # a message's rows come together: normalise its ID once
+            last_id, message_id = row[mid], message_id_key(row[mid])
+        to = row[recipient].strip()
         try:
             sent_at = parse_iso(row[when])
         except ValueError:
