@@ -3,8 +3,10 @@
 
     python scripts/bench_sentlog.py [--rows 1000000] [--lookups 200000]
 
-Reports rows/s for each import, the database size, peak memory while importing, and
-lookups/s by Message-ID and by recipient + time window on the resulting store.
+Reports rows/s for each import, the database size, peak memory while importing,
+lookups/s by Message-ID and by recipient + time window on the resulting store, and
+match_bounce/s for bounces that match by a quoted Message-ID and for bounces that match
+nothing (every lookup tried: IDs, recipients, sender, coverage).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from backscatter.sentlog import SqliteSentLog
+from backscatter.mail.anatomy import Bounce, FailedRecipient
+from backscatter.sentlog import SqliteSentLog, match_bounce
 from backscatter.sentlog.importers import Tally
 from backscatter.sentlog.importers.csv_rows import read_csv
 from backscatter.sentlog.importers.postfix import read_postfix
@@ -66,6 +69,37 @@ def timed_import(db: Path, rows) -> tuple[int, float]:
         started = time.perf_counter()
         _, added = store.add(rows)
         return added, time.perf_counter() - started
+
+
+def bounce_of(i: int, found: bool) -> tuple[Bounce, list[str]]:
+    """A bounce of row i (or of mail we never sent), and three Message-IDs from its text
+    (one of them ours when found)."""
+    when = START + timedelta(seconds=i * 2, hours=3)
+    domain = "sender.example" if found else "elsewhere.example"
+    failed = f"user{i}@r{i % 97}.example" if found else f"user{i}@r{i % 97}.{domain}"
+    bounce = Bounce(
+        source="bench",
+        is_bounce=True,
+        recipients=(FailedRecipient(failed),),
+        original_message_id=None,
+        original_from=f"news@{domain}",
+        original_to=f"{failed}, other{i}@{domain}",
+        original_date=when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        date=when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        message_id=f"bounce{i}@mx.example",
+    )
+    ids = [f"thread{i}@{domain}", f"m{i // 3}@{domain}", f"x{i}@{domain}"]
+    return bounce, ids
+
+
+def bench_match(store: SqliteSentLog, rng: random.Random, rows: int, count: int) -> None:
+    for found in (True, False):
+        cases = [bounce_of(rng.randrange(rows), found) for _ in range(count)]
+        started = time.perf_counter()
+        hits = sum(match_bounce(store, b, message_ids=ids).found for b, ids in cases)
+        seconds = time.perf_counter() - started
+        label = "match (ID hit) " if found else "match (no hit) "
+        print(f"{label} {count / seconds:,.0f} bounces/s ({hits:,} found)")
 
 
 def main() -> int:
@@ -122,6 +156,7 @@ def main() -> int:
                 )
             seconds = time.perf_counter() - started
             print(f"by recipient    {args.lookups / seconds:,.0f} lookups/s ({hits:,} hits)")
+            bench_match(store, rng, args.rows, args.lookups // 4)
     return 0
 
 

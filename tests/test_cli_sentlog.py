@@ -22,9 +22,28 @@ def test_import_is_idempotent_and_stats_are_json(tmp_path):
     assert stats == {
         "messages": 2,
         "recipients": 3,
+        "id_only": 0,
         "first_sent": "2025-05-26T08:00:00+00:00",
         "last_sent": "2025-05-27T06:00:00+00:00",
+        "span_days": 0.9,
     }
+
+
+def test_message_id_only_rows_import_and_count(tmp_path):
+    db = str(tmp_path / "sent.db")
+    first = run("sentlog", "import", "--db", db, "--format", "csv", str(LOGS / "sent_id_only.csv"))
+    assert first.stdout == "read 3 recipient rows, 3 new; 2 malformed lines\n"
+    again = run("sentlog", "import", "--db", db, "--format", "csv", str(LOGS / "sent_id_only.csv"))
+    assert again.stdout.startswith("read 3 recipient rows, 0 new")
+    table = run("sentlog", "stats", "--db", db).stdout.splitlines()
+    assert table == [
+        "messages     3",
+        "recipients   1",
+        "id_only      2",
+        "first_sent   2025-05-26T08:00:00+00:00",
+        "last_sent    2025-05-26T10:00:00+00:00",
+        "span_days    0.1",
+    ]
 
 
 def test_import_exim_and_a_missing_file(tmp_path):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from backscatter.errors import InputError
+from backscatter.sentlog import SqliteSentLog
 from backscatter.sentlog.importers import READERS, Tally
 from backscatter.sentlog.importers.postfix import read_postfix
 from tests.conftest import DATA
@@ -120,3 +121,57 @@ def test_sent_folder_mbox_and_maildir(tmp_path):
 def test_missing_log_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         list(READERS["postfix"](str(tmp_path / "nope"), Tally(), None))
+
+
+def rows_of(kind, name, **options):
+    tally = Tally()
+    reader = read_postfix if kind == "postfix" else READERS[kind]
+    rows = list(reader(str(LOGS / name), tally, None, **options))
+    return [(r.message_id, r.sender, r.recipient) for r in rows], tally
+
+
+def test_csv_keeps_message_id_only_rows():
+    found, tally = rows_of("csv", "sent_id_only.csv")
+    assert found == [
+        ("posting-4411@lists.sender.example", "list@lists.sender.example", ""),
+        ("Bcc-Only.77@sender.example", "alice@sender.example", ""),
+        ("with-rcpt@sender.example", "alice@sender.example", "kim@receiver.example"),
+    ]
+    # neither an ID nor a recipient, and a recipient that is no address, are still refused
+    assert tally.malformed == 2
+
+
+def test_sent_folder_bcc_only_message_is_one_message_id_row():
+    found, tally = rows_of("mbox", "Sent_bcc.mbox")
+    assert found == [("invite-0305.1@laptop.sender.example", "alice@sender.example", "")]
+    assert tally.malformed == 1  # no address and no Message-ID: nothing to keep
+
+
+def test_postfix_message_id_without_a_delivery_line():
+    found, tally = rows_of("postfix", "maillog_id_only", now=NOW, zone=UTC)
+    assert found == [
+        ("held-then-deleted@sender.example", "alice@sender.example", ""),  # removed
+        ("delivered@sender.example", "erin@sender.example", "frank@receiver.example"),
+        ("still-queued@sender.example", "bob@sender.example", ""),  # queued at the log's end
+    ]
+    # cleanup's reject (never queued, no from=) and our own null-sender bounce are not ours
+    assert tally.malformed == 0
+
+
+def test_exim_arrival_without_a_delivery_line():
+    found, tally = rows_of("exim", "mainlog_id_only")
+    assert found == [
+        ("blackholed-by-filter@sender.example", "gus@sender.example", ""),  # Completed
+        ("sent-normally@sender.example", "ida@sender.example", "jo@receiver.example"),
+        ("Queued.At.End@sender.example", "hugo@sender.example", ""),  # queued at the end
+    ]
+    assert tally.malformed == 0
+
+
+def test_importing_message_id_rows_twice_adds_nothing(tmp_path):
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        for _ in range(2):
+            for kind, name in (("csv", "sent_id_only.csv"), ("mbox", "Sent_bcc.mbox")):
+                store.add(READERS[kind](str(LOGS / name), Tally(), None))
+        assert store.stats()["id_only"] == 3
+        assert store.stats()["recipients"] == 1

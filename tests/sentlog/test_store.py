@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +38,7 @@ def test_file_is_sqlite_in_wal_mode(tmp_path):
     indexes = {
         name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='index'")
     }
-    assert {"sent_by_message_id", "sent_by_sender", "sent_unique"} <= indexes
+    assert {"sent_by_message_id", "sent_by_sender", "sent_by_time", "sent_unique"} <= indexes
 
 
 def test_adding_the_same_rows_twice_adds_nothing(tmp_path):
@@ -71,8 +72,10 @@ def test_prune_and_stats(tmp_path):
         assert store.stats() == {
             "messages": 6,
             "recipients": 6,
+            "id_only": 0,
             "first_sent": (T0 + timedelta(minutes=4)).isoformat(),
             "last_sent": (T0 + timedelta(minutes=9)).isoformat(),
+            "span_days": 0.0,
         }
 
 
@@ -121,3 +124,64 @@ def test_one_writer_and_readers_at_the_same_time(tmp_path):
     with SqliteSentLog(path, readonly=True) as reader:
         assert reader.stats()["recipients"] == 10_000
     assert all(count % 500 == 0 for count in seen)  # readers never see half a batch
+
+
+def test_message_id_only_rows_are_stored_once_and_found(tmp_path):
+    only = SentRecipient("<Bcc.1@Sender.Example>", T0, "Alice@sender.example", "")
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        assert store.add([only, replace(only, message_id="bcc.2@sender.example")]) == (2, 2)
+        assert store.add([only]) == (1, 0)  # the unique key holds '' like any recipient
+        [hit] = store.by_message_id("Bcc.1@sender.example")
+        assert (hit.message_id, hit.recipient, hit.sender) == (
+            "Bcc.1@sender.example",
+            "",
+            "alice@sender.example",
+        )
+        store.add(rows(2))
+        stats = store.stats()
+        assert (stats["messages"], stats["recipients"], stats["id_only"]) == (4, 2, 2)
+
+
+def test_rows_stored_before_domains_were_lower_cased_are_still_found(tmp_path):
+    path = tmp_path / "sent.db"
+    SqliteSentLog(path).close()
+    old = sqlite3.connect(path)
+    with old:
+        old.execute(
+            "INSERT INTO sent VALUES ('Old.1@Mail.Sender.Example', 1741000000, "
+            "'alice@sender.example', 'kim@receiver.example', NULL)"
+        )
+    old.close()
+    with SqliteSentLog(path, readonly=True) as store:
+        assert len(store.by_message_id("<Old.1@Mail.Sender.Example>")) == 1
+
+
+def test_coverage_is_the_span_and_follows_writes_from_any_connection(tmp_path):
+    path = tmp_path / "sent.db"
+    with SqliteSentLog(path) as store:
+        assert store.coverage() is None
+        store.add(rows(3))
+        assert store.coverage() == (T0, T0 + timedelta(minutes=2))
+        with SqliteSentLog(path) as other:  # the mail filter recording meanwhile
+            other.add(rows(1, start=60))
+        assert store.coverage() == (T0, T0 + timedelta(minutes=60))
+        store.prune(T0 + timedelta(minutes=1))
+        assert store.coverage() == (T0 + timedelta(minutes=1), T0 + timedelta(minutes=60))
+        stats = store.stats()
+        assert (stats["first_sent"], stats["span_days"]) == (
+            (T0 + timedelta(minutes=1)).isoformat(),
+            0.0,
+        )
+
+
+def test_a_mailings_id_answers_with_the_asked_recipients_or_a_bounded_sample(tmp_path):
+    mailing = [
+        SentRecipient("news-1@sender.example", T0, "news@sender.example", f"u{i}@r.example")
+        for i in range(300)
+    ]
+    with SqliteSentLog(tmp_path / "sent.db") as store:
+        store.add(mailing)
+        asked = store.by_message_ids(["<news-1@sender.example>"], ["U250@r.example", "x@y.example"])
+        assert [r.recipient for r in asked] == ["u250@r.example"]
+        assert len(store.by_message_ids(["news-1@sender.example"], ["x@y.example"])) == 100
+        assert store.by_message_ids(["other@sender.example", "<>"]) == []

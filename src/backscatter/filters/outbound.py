@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from backscatter.features.config import OurInfrastructure
+from backscatter.mail.identifiers import address_key, message_id_key
 from backscatter.sentlog import SentRecipient, SqliteSentLog, batv
 
 
@@ -37,9 +38,9 @@ class OutboundRecorder:
         if self.store is None or not recipients:
             return 0
         moment = when or datetime.now(UTC)
-        ident = message_id.strip().strip("<>") if message_id else None
+        ident = message_id_key(message_id)
         rows = [
-            SentRecipient(ident or None, moment, sender.lower(), r.lower(), subject)
+            SentRecipient(ident, moment, address_key(sender), address_key(r), subject)
             for r in recipients
         ]
         with self._lock:

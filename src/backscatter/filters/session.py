@@ -16,6 +16,7 @@ from backscatter.detector import NOT_BOUNCE, Detector, Envelope, Verdict
 from backscatter.filters.headers import is_ours, verdict_headers
 from backscatter.filters.outbound import OutboundRecorder
 from backscatter.filters.policy import ACCEPT, REJECT, TEMPFAIL, MilterPolicy
+from backscatter.mail.identifiers import normalise_address
 from backscatter.mail.message import header_text
 
 log = logging.getLogger("backscatter.milter")
@@ -77,11 +78,11 @@ class MessageSession:
         self.took_ms = 0.0
 
     def begin(self, sender: str, authenticated: bool) -> None:
-        self.sender = sender.strip().strip("<>")
+        self.sender = normalise_address(sender)
         self.authenticated = authenticated
 
     def add_recipient(self, recipient: str) -> None:
-        self.recipients.append(recipient.strip().strip("<>"))
+        self.recipients.append(normalise_address(recipient))
 
     def add_header(self, name: str, value: bytes) -> None:
         lowered = name.lower()

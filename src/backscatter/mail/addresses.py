@@ -14,6 +14,8 @@ import logging
 from collections.abc import Iterator
 from functools import lru_cache
 
+from backscatter.mail.identifiers import normalise_address as normalise
+
 # flanker's ply lexer and parser log grammar warnings on import and a warning for every
 # address they cannot read; neither is for the user's eyes, so they go nowhere.
 _flanker_log = logging.getLogger("flanker")
@@ -30,22 +32,7 @@ _MAX_LOCAL = 64
 _MAX_DOMAIN = 255
 _MAX_HEADER_CHARS = 4096
 
-
-def normalise(address: str) -> str:
-    """An address as compared everywhere: no brackets or mailto:, domain lower-cased.
-
-    The local part keeps its case (RFC 5321 says it may matter); comparisons that want to
-    ignore case lower-case both sides themselves.
-    """
-    address = address.strip().strip("<>").strip()
-    if len(address) > 1 and address[0] == address[-1] and address[0] in "\"'":
-        address = address[1:-1].strip()  # the whole address quoted, not a quoted local part
-    if address[:7].lower() == "mailto:":
-        address = address[7:]
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return address
-    return f"{local}@{domain.rstrip('.').lower()}"
+__all__ = ["addresses_in_text", "first_header_address", "header_addresses", "normalise"]
 
 
 def header_addresses(value: str) -> list[str]:

@@ -15,6 +15,7 @@ from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
 from backscatter.mail.formats import JSON_FAMILIES, RECOGNISERS, FoundRecipient, Recogniser, Report
+from backscatter.mail.identifiers import normalise_message_id
 from backscatter.mail.message import MessageView, header_text, parse_headers
 from backscatter.mail.nonbounce import is_auto_reply, not_bounce_kind
 from backscatter.mail.sources import RawMessage
@@ -77,7 +78,7 @@ def _parse(raw: RawMessage, view: MessageView, recognisers: Sequence[Recogniser]
         )
     if report.original_message_id is None and (returned is None or not returned.get("message-id")):
         # Exchange and Office 365 name the original in the report's own In-Reply-To.
-        report.original_message_id = _clean_message_id(view.message.get("in-reply-to"))
+        report.original_message_id = normalise_message_id(view.header("in-reply-to"))
     return Bounce(
         is_bounce=True,
         format=report.format,
@@ -179,7 +180,7 @@ def _is_field(line: str) -> bool:
 def _original_fields(returned: Message | None, message_id: str | None) -> dict[str, object]:
     if returned is None:
         return {"original_message_id": message_id}
-    mid = message_id or _clean_message_id(returned.get("message-id"))
+    mid = message_id or normalise_message_id(header_text(returned.get("message-id")))
     return {
         "original_message_id": mid,
         "original_from": first_header_address(header_text(returned.get("from"))),
@@ -188,15 +189,6 @@ def _original_fields(returned: Message | None, message_id: str | None) -> dict[s
         "original_date": header_text(returned.get("date")) or None,
         "original_received": tuple(header_text(v) for v in returned.get_all("received") or ()),
     }
-
-
-def _clean_message_id(value: object) -> str | None:
-    text = header_text(value).strip()
-    if not text:
-        return None
-    if "<" in text and ">" in text:
-        text = text[text.index("<") + 1 : text.index(">", text.index("<"))]
-    return text.strip("<> ") or None
 
 
 def _outer_fields(view: MessageView, raw: RawMessage, report: Report | None) -> dict[str, object]:
@@ -209,7 +201,7 @@ def _outer_fields(view: MessageView, raw: RawMessage, report: Report | None) -> 
         error = "no header fields: not an e-mail message"
     return {
         "source": raw.source,
-        "message_id": _clean_message_id(view.message.get("message-id")),
+        "message_id": normalise_message_id(view.header("message-id")),
         "from_": first_header_address(view.header("from")),
         "subject": view.header("subject") or None,
         "date": view.header("date") or None,

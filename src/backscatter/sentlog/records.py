@@ -10,8 +10,11 @@ from datetime import datetime
 class SentRecipient:
     """One recipient of one sent message, as every importer produces it.
 
-    ``message_id`` has no angle brackets; ``sent_at`` is timezone-aware (UTC when the source
-    gave no zone); addresses are compared case-insensitively, so they are stored lower-cased.
+    ``message_id`` is in :func:`~backscatter.mail.identifiers.message_id_key` form (no angle
+    brackets); ``sent_at`` is timezone-aware (UTC when the source gave no zone); addresses are
+    in :func:`~backscatter.mail.identifiers.address_key` form (lower-cased). ``recipient`` is
+    ``''`` when only the Message-ID is known (a Bcc-only Sent copy, a log with no delivery
+    line): such a row still proves the ID was ours.
     """
 
     message_id: str | None

@@ -3,18 +3,24 @@
 WAL mode lets the mail filter record outgoing mail while a batch job reads. The store sits
 behind :class:`SentLogStore` so that a shared server database can replace it later without
 touching the importers or the matching.
+
+A row whose recipient is ``''`` says only that we sent that Message-ID (a Bcc-only Sent copy,
+a list server's one line per posting); the unique key holds it like any other, so importing
+twice still adds nothing. The store also knows the span it covers (:meth:`coverage`): a log
+that starts today cannot say anything about a bounce of last month's mail.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from backscatter.errors import BackscatterError
+from backscatter.mail.identifiers import address_key, message_id_forms, message_id_key
 from backscatter.sentlog.records import SentRecipient
 
 _SCHEMA = """
@@ -22,15 +28,18 @@ CREATE TABLE IF NOT EXISTS sent (
     message_id TEXT,
     sent_at    INTEGER NOT NULL,          -- Unix seconds, UTC
     sender     TEXT NOT NULL,
-    recipient  TEXT NOT NULL,
+    recipient  TEXT NOT NULL,             -- '' when only the Message-ID is known
     subject    TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS sent_unique
     ON sent (recipient, sent_at, sender, COALESCE(message_id, ''));
 CREATE INDEX IF NOT EXISTS sent_by_message_id ON sent (message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sent_by_sender ON sent (sender, sent_at);
+CREATE INDEX IF NOT EXISTS sent_by_time ON sent (sent_at);
 """
 _BATCH = 10_000
+#: Most keys in one IN (...) lookup (old SQLite builds allow 999 bound parameters).
+_MAX_KEYS = 200
 
 
 class SentLogStore(Protocol):
@@ -42,11 +51,23 @@ class SentLogStore(Protocol):
 
     def by_message_id(self, message_id: str) -> list[SentRecipient]: ...
 
+    def by_message_ids(
+        self, message_ids: Sequence[str], recipients: Sequence[str] = ()
+    ) -> list[SentRecipient]: ...
+
     def by_recipient(
         self, recipient: str, since: datetime, until: datetime
     ) -> list[SentRecipient]: ...
 
+    def by_recipients(
+        self, recipients: Sequence[str], since: datetime, until: datetime
+    ) -> list[SentRecipient]: ...
+
     def by_sender(self, sender: str, since: datetime, until: datetime) -> list[SentRecipient]: ...
+
+    def coverage(self) -> tuple[datetime, datetime] | None:
+        """The first and last ``sent_at`` stored, or None when the store is empty."""
+        ...
 
     def prune(self, before: datetime) -> int: ...
 
@@ -82,6 +103,9 @@ class SqliteSentLog:
             raise BackscatterError(f"cannot open sent-log {self.path}: {exc}") from None
         except OSError as exc:
             raise BackscatterError(f"cannot open sent-log {self.path}: {exc.strerror}") from None
+        self._writes = 0
+        self._span: tuple[datetime, datetime] | None = None
+        self._span_version: tuple[int, int] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -95,9 +119,10 @@ class SqliteSentLog:
     def add(self, rows: Iterable[SentRecipient]) -> tuple[int, int]:
         read = added = 0
         batch: list[tuple[object, ...]] = []
+        keys = _RowKeys()
         for row in rows:
             read += 1
-            batch.append(_to_row(row))
+            batch.append(keys.row(row))
             if len(batch) >= _BATCH:
                 added += self._insert(batch)
                 batch = []
@@ -106,6 +131,7 @@ class SqliteSentLog:
         return read, added
 
     def _insert(self, batch: list[tuple[object, ...]]) -> int:
+        self._writes += 1
         with self._db:
             before = self._db.total_changes
             self._db.executemany(
@@ -116,41 +142,91 @@ class SqliteSentLog:
             return self._db.total_changes - before
 
     def by_message_id(self, message_id: str) -> list[SentRecipient]:
-        return self._select("message_id = ?", (message_id.strip().strip("<>"),))
+        return self.by_message_ids([message_id])
+
+    def by_message_ids(
+        self, message_ids: Sequence[str], recipients: Sequence[str] = ()
+    ) -> list[SentRecipient]:
+        """Rows of any of these Message-IDs (each in its stored and as-written form): those
+        to the given recipients when there are any, else at most 100 of them, since a
+        mailing's one ID can have a hundred thousand rows and one proves it was ours."""
+        forms = list(dict.fromkeys(f for m in message_ids for f in message_id_forms(m)))
+        if not forms:
+            return []
+        forms = forms[:_MAX_KEYS]
+        ids = f"message_id IN ({','.join('?' * len(forms))})"
+        keys = _keys(recipients)
+        if keys:
+            rows = self._select(
+                f"{ids} AND recipient IN ({','.join('?' * len(keys))})", (*forms, *keys)
+            )
+            if rows:
+                return rows
+        return self._select(f"{ids} LIMIT 100", tuple(forms))
 
     def by_recipient(self, recipient: str, since: datetime, until: datetime) -> list[SentRecipient]:
+        return self.by_recipients([recipient], since, until)
+
+    def by_recipients(
+        self, recipients: Sequence[str], since: datetime, until: datetime
+    ) -> list[SentRecipient]:
+        """Rows to any of these recipients sent in the window (one indexed query)."""
+        keys = _keys(recipients)
+        if not keys:
+            return []
         return self._select(
-            "recipient = ? AND sent_at BETWEEN ? AND ?",
-            (recipient.lower(), _seconds(since), _seconds(until)),
+            f"recipient IN ({','.join('?' * len(keys))}) AND sent_at BETWEEN ? AND ?",
+            (*keys, _seconds(since), _seconds(until)),
         )
 
     def by_sender(self, sender: str, since: datetime, until: datetime) -> list[SentRecipient]:
         """The sender's most recent rows in the window, newest first (at most 100)."""
         return self._select(
             "sender = ? AND sent_at BETWEEN ? AND ? ORDER BY sent_at DESC LIMIT 100",
-            (sender.lower(), _seconds(since), _seconds(until)),
+            (address_key(sender), _seconds(since), _seconds(until)),
         )
 
     def _select(self, where: str, args: tuple[object, ...]) -> list[SentRecipient]:
         query = f"SELECT message_id, sent_at, sender, recipient, subject FROM sent WHERE {where}"
         return [_from_row(row) for row in self._db.execute(query, args)]
 
+    def coverage(self) -> tuple[datetime, datetime] | None:
+        """The first and last ``sent_at`` stored (two index probes), or None when empty.
+
+        Cached per connection; our own writes drop the cache, and SQLite's ``data_version``
+        tells when another connection (the mail filter recording) has written meanwhile.
+        """
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._span_version != (version, self._writes):
+            first = self._db.execute("SELECT min(sent_at) FROM sent").fetchone()[0]
+            last = self._db.execute("SELECT max(sent_at) FROM sent").fetchone()[0]
+            self._span = None if first is None else (_moment(first), _moment(last))
+            self._span_version = (version, self._writes)
+        return self._span
+
     def prune(self, before: datetime) -> int:
+        self._writes += 1
         with self._db:
             return self._db.execute(
                 "DELETE FROM sent WHERE sent_at < ?", (_seconds(before),)
             ).rowcount
 
     def stats(self) -> dict[str, object]:
-        messages, recipients, first, last = self._db.execute(
-            "SELECT count(DISTINCT COALESCE(message_id, sender || sent_at)), count(*), "
-            "min(sent_at), max(sent_at) FROM sent"
+        """Counts and span. ``recipients`` counts rows that name one; ``id_only`` the rows
+        that know only a Message-ID; ``messages`` the distinct messages of both kinds."""
+        messages, recipients, id_only = self._db.execute(
+            "SELECT count(DISTINCT COALESCE(message_id, sender || sent_at)), "
+            "count(*) FILTER (WHERE recipient != ''), count(*) FILTER (WHERE recipient = '') "
+            "FROM sent"
         ).fetchone()
+        span = self.coverage()
         return {
             "messages": messages,
             "recipients": recipients,
-            "first_sent": _iso(first),
-            "last_sent": _iso(last),
+            "id_only": id_only,
+            "first_sent": span[0].isoformat() if span else None,
+            "last_sent": span[1].isoformat() if span else None,
+            "span_days": round((span[1] - span[0]).total_seconds() / 86400, 1) if span else 0.0,
         }
 
 
@@ -158,26 +234,47 @@ def _seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _iso(seconds: int | None) -> str | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+def _keys(addresses: Sequence[str]) -> list[str]:
+    """Distinct address keys, empty ones dropped, at most :data:`_MAX_KEYS`."""
+    return [key for key in dict.fromkeys(address_key(a) for a in addresses) if key][:_MAX_KEYS]
 
 
-def _to_row(row: SentRecipient) -> tuple[object, ...]:
-    message_id = row.message_id.strip().strip("<>") if row.message_id else None
-    return (
-        message_id or None,
-        _seconds(row.sent_at),
-        row.sender.lower(),
-        row.recipient.lower(),
-        row.subject,
-    )
+def _moment(seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+class _RowKeys:
+    """Rows in the stored (key) form. One message's rows come one after another and share
+    its Message-ID and sender, so the last of each is remembered: an equality test instead
+    of normalising them again for every recipient (a large share of import time)."""
+
+    __slots__ = ("message_id", "message_key", "sender", "sender_key")
+
+    def __init__(self) -> None:
+        self.message_id: str | None = None
+        self.message_key: str | None = None
+        self.sender: str | None = None
+        self.sender_key = ""
+
+    def row(self, row: SentRecipient) -> tuple[object, ...]:
+        if row.message_id != self.message_id:
+            self.message_id, self.message_key = row.message_id, message_id_key(row.message_id)
+        if row.sender != self.sender:
+            self.sender, self.sender_key = row.sender, address_key(row.sender)
+        return (
+            self.message_key,
+            _seconds(row.sent_at),
+            self.sender_key,
+            address_key(row.recipient),
+            row.subject,
+        )
 
 
 def _from_row(row: tuple[object, ...]) -> SentRecipient:
     message_id, sent_at, sender, recipient, subject = row
     return SentRecipient(
         message_id=message_id,  # type: ignore[arg-type]
-        sent_at=datetime.fromtimestamp(int(sent_at), UTC),  # type: ignore[arg-type]
+        sent_at=_moment(sent_at),  # type: ignore[arg-type]
         sender=str(sender),
         recipient=str(recipient),
         subject=subject,  # type: ignore[arg-type]

@@ -68,17 +68,3 @@ def parse_iso(value: str) -> datetime:
     """ISO 8601 (``Z`` or an offset accepted); a time with no zone is taken as UTC."""
     moment = datetime.fromisoformat(value.strip())
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def bare_address(value: str) -> str:
-    """``<a@b>`` or ``a@b`` -> ``a@b``, lower-cased for storage and comparison."""
-    return value.strip().strip("<>").strip().lower()
-
-
-def bare_message_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = value.strip()
-    if "<" in value and ">" in value:
-        value = value[value.index("<") + 1 : value.rindex(">")]
-    return value.strip() or None

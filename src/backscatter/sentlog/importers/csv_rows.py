@@ -2,6 +2,8 @@
 
 One row per recipient; ``message_id`` with or without ``<>``; ``sent_at`` ISO 8601; extra
 columns ignored; ``subject`` optional. ESP exports and other sources convert to this.
+A row with a Message-ID and an empty ``recipient`` is kept: a Bcc-only message, or a list
+server that logs one ID per posting, still tells us the ID was ours.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ import csv
 from collections.abc import Iterator
 
 from backscatter.errors import InputError
+from backscatter.mail.identifiers import address_key, message_id_key
 from backscatter.sentlog.importers.base import (
     Progress,
     Tally,
-    bare_address,
-    bare_message_id,
     parse_iso,
     text_lines,
 )
@@ -32,20 +33,27 @@ def read_csv(path: str, tally: Tally, progress: Progress | None = None) -> Itera
     mid, when, sender, recipient = (header.index(name) for name in REQUIRED)
     subject = header.index("subject") if "subject" in header else None
     width = max(mid, when, sender, recipient, subject or 0) + 1
+    last_id: str | None = None
+    message_id: str | None = None
     for row in reader:
-        if len(row) < width or not row[recipient].strip() or "@" not in row[recipient]:
+        if len(row) < width:
             if any(cell.strip() for cell in row):
                 tally.bad(f"{path}:{reader.line_num}", ",".join(row))
             continue
+        if row[mid] != last_id:  # a message's rows come together: normalise its ID once
+            last_id, message_id = row[mid], message_id_key(row[mid])
+        to = row[recipient].strip()
         try:
             sent_at = parse_iso(row[when])
         except ValueError:
+            sent_at = None
+        if sent_at is None or ("@" not in to if to else message_id is None):
             tally.bad(f"{path}:{reader.line_num}", ",".join(row))
             continue
         yield SentRecipient(
-            message_id=bare_message_id(row[mid]),
+            message_id=message_id,
             sent_at=sent_at,
-            sender=bare_address(row[sender]),
-            recipient=bare_address(row[recipient]),
+            sender=address_key(row[sender]),
+            recipient=address_key(to),
             subject=(row[subject] or None) if subject is not None else None,
         )

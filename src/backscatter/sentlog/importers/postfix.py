@@ -3,6 +3,10 @@
 Real logs interleave thousands of messages, rotate (and compress), and come with either
 the traditional syslog stamp (``Mar  3 10:15:00``, no year) or RFC 3339. Per-message state
 is kept only until the queue ID is ``removed``, and is capped, so memory stays bounded.
+A message with a Message-ID but no delivery line here (removed without one, or still queued
+when the log ends) becomes one Message-ID-only row: the ID was ours all the same.
+Line wording: Postfix's cleanup (message-id=), qmgr (from=, removed) and the delivery
+agents through ``src/global/log_adhoc.c`` (to=, status=).
 """
 
 from __future__ import annotations
@@ -13,11 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from backscatter.mail.identifiers import address_key, message_id_key
 from backscatter.sentlog.importers.base import (
     Progress,
     Tally,
-    bare_address,
-    bare_message_id,
     parse_iso,
     text_lines,
 )
@@ -38,6 +41,7 @@ class _Queued:
     arrived: datetime
     message_id: str | None = None
     sender: str | None = None
+    attempted: bool = False
 
 
 def read_postfix(
@@ -63,12 +67,16 @@ def read_postfix(
         qid, rest = match["qid"], match["rest"]
         if rest.startswith("message-id="):
             entry = _entry(queue, qid, clock.read(match["stamp"]))
-            entry.message_id = bare_message_id(rest[len("message-id=") :])
+            entry.message_id = message_id_key(rest[len("message-id=") :])
         elif rest.startswith("from=<"):
             entry = _entry(queue, qid, clock.read(match["stamp"]))
-            entry.sender = bare_address(rest[5 : rest.find(">", 5) + 1])
-        elif rest.startswith("to=<") and any(s in rest for s in _DELIVERY_STATUSES):
+            entry.sender = address_key(rest[5 : rest.find(">", 5) + 1])
+        elif rest.startswith("to=<"):
             entry = queue.get(qid)
+            if entry is not None:
+                entry.attempted = True
+            if not any(s in rest for s in _DELIVERY_STATUSES):
+                continue  # an address-verification probe (status=deliverable) and the like
             if entry is None or entry.sender is None:
                 tally.bad(f"{path}:{number}", line)  # the message began before this log
                 continue
@@ -78,10 +86,23 @@ def read_postfix(
                 message_id=entry.message_id,
                 sent_at=entry.arrived,
                 sender=entry.sender,
-                recipient=bare_address(rest[3 : rest.find(">", 3) + 1]),
+                recipient=address_key(rest[3 : rest.find(">", 3) + 1]),
             )
-        elif rest == "removed" or rest.startswith("removed"):
-            queue.pop(qid, None)
+        elif rest.startswith("removed"):
+            done = queue.pop(qid, None)
+            if done is not None and _unattempted(done):
+                yield _id_only(done)
+    yield from (_id_only(entry) for entry in queue.values() if _unattempted(entry))
+
+
+def _unattempted(entry: _Queued) -> bool:
+    """Ours (a sender that is not null), with a Message-ID, and no delivery line in this log:
+    removed without one, or still queued when the log ends."""
+    return bool(entry.sender and entry.message_id) and not entry.attempted
+
+
+def _id_only(entry: _Queued) -> SentRecipient:
+    return SentRecipient(entry.message_id, entry.arrived, entry.sender or "", "")
 
 
 def _entry(queue: OrderedDict[str, _Queued], qid: str, moment: datetime) -> _Queued:
