@@ -16,7 +16,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,29 @@ def sent_rows(corpus: Path, labels: dict[str, str]) -> list[SentRecipient]:
         )
         when = bounce_time(bounce) - timedelta(hours=1)
         rows.extend(SentRecipient(message_id, when, sender.lower(), r.lower()) for r in recipients)
-    return rows
+    times = [bounce_time(analyse((corpus / p).read_bytes(), p)[0]) for p in labels]
+    return rows + unrelated_sends(times)
+
+
+def unrelated_sends(times: list[datetime], limit: int = 50_000) -> list[SentRecipient]:
+    """What else a real sender's log holds: mail to other people, spread evenly from a month
+    before the earliest bounce to a day after the latest, so that the log covers every
+    message scored (a log that does not cover a bounce is no evidence either way, and a
+    test of backscatter with an empty log would measure nothing)."""
+    if not times:
+        return []
+    start, end = min(times) - timedelta(days=30), max(times) + timedelta(days=1)
+    step = max(timedelta(hours=6), (end - start) / limit)
+    count = int((end - start) / step) + 1
+    return [
+        SentRecipient(
+            f"unrelated-{n}@news.sent.example",
+            start + n * step,
+            "news@sent.example",
+            f"reader{n % 4999}@elsewhere.example",
+        )
+        for n in range(count)
+    ]
 
 
 def evaluate(corpus: Path, model_path: Path) -> dict[str, object]:

@@ -67,6 +67,7 @@ class Verdict:
     spoofed_probability: float
     evidence: tuple[str, ...] = ()
     matched: str | None = None  # how the sent-log matched, if it did
+    coverage: str | None = None  # covered, before_log or after_log; None without a sent-log
 
     def to_record(self) -> dict[str, Any]:
         record = self.bounce.to_record()
@@ -75,6 +76,7 @@ class Verdict:
             spoofed_probability=round(self.spoofed_probability, 4),
             evidence=list(self.evidence),
             sent_log_match=self.matched,
+            sent_log_coverage=self.coverage,
         )
         return record
 
@@ -92,6 +94,13 @@ def _not_a_failure(item: Evidence) -> bool:
 
 def _matched(evidence: Evidence) -> str | None:
     return evidence.sent.how if evidence.sent is not None and evidence.sent.found else None
+
+
+_OUTSIDE = {
+    "before_log": "the sent-log starts after the original was sent: no evidence either way",
+    "after_log": "the sent-log ends before the original was sent (is it still fed?): "
+    "no evidence either way",
+}
 
 
 class Detector:
@@ -196,7 +205,12 @@ class Detector:
             sentences = [_UNREAD if not item.bounce.is_bounce else _NO_SIGN, *sentences][:3]
         else:
             verdict = GENUINE
-        return Verdict(item.bounce, verdict, probability, tuple(sentences), _matched(item))
+        coverage = item.sent.coverage if item.sent is not None else None
+        if coverage in _OUTSIDE:
+            sentences = [*sentences[:2], _OUTSIDE[coverage]]
+        return Verdict(
+            item.bounce, verdict, probability, tuple(sentences), _matched(item), coverage
+        )
 
     def close(self) -> None:
         if isinstance(self.sent_log, SqliteSentLog):

@@ -51,6 +51,7 @@ def score_command(
     if not 0.0 <= threshold <= 1.0:
         raise BackscatterError("--threshold is a probability between 0 and 1")
     detector = Detector.load(model, sent_log, config, threshold)  # fails early on bad options
+    span = detector.sent_log.coverage() if detector.sent_log is not None else None
     workers = jobs if jobs > 0 else _auto_jobs(paths)
     failures: list[SourceError] = []
     tally: Counter[str] = Counter()
@@ -65,6 +66,7 @@ def score_command(
         out = _open_output(output, stack)
         VERDICT_WRITERS[output_format.value](_records(verdicts, tally, hard), out)
     detector.close()
+    outside = tally.pop(_OUTSIDE_LOG, 0)
     skipped = tally.pop(_SKIPPED, 0)
     counts = ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
     typer.echo(
@@ -73,6 +75,13 @@ def score_command(
         + (f"; {skipped} file(s) skipped, not mail" if skipped else ""),
         err=True,
     )
+    if outside:
+        starts = f" (it covers {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d})" if span else " (empty)"
+        typer.echo(
+            f"warning: {outside} bounce(s) fall outside the sent-log's span{starts}: "
+            "for them it is no evidence either way",
+            err=True,
+        )
     if sent_log is None and tally[GENUINE]:
         typer.echo(
             "note: without --sent-log, backscatter (real servers bouncing mail we never sent) "
@@ -85,6 +94,7 @@ def score_command(
 
 _BATCH = 256
 _SKIPPED = "skipped"
+_OUTSIDE_LOG = "outside the sent-log"
 _LARGE_INPUT = 50 * 1024 * 1024
 
 
@@ -127,6 +137,8 @@ def _records(verdicts: Iterator[Verdict], tally: Counter[str], hard: set[str]) -
             )
             continue
         tally[verdict.verdict] += 1
+        if verdict.coverage in ("before_log", "after_log"):
+            tally[_OUTSIDE_LOG] += 1
         if verdict.verdict == GENUINE:
             hard.update(r.address for r in verdict.bounce.recipients if r.hard)
         if progress is not None:

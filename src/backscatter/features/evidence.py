@@ -18,6 +18,7 @@ from backscatter.features.links import Attachment, Link, report_attachments, rep
 from backscatter.mail.addresses import addresses_in_text
 from backscatter.mail.anatomy import Bounce
 from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
+from backscatter.mail.identifiers import message_ids_in_text, message_ids_in_value
 from backscatter.mail.message import MessageView, header_text
 from backscatter.mail.signals import bounce_subject, from_mail_system, null_sender
 from backscatter.sentlog import SentLogStore, SentMatch, match_bounce
@@ -139,7 +140,11 @@ def collect(
         returned_ips=relay_ips,
         envelope_recipient=envelope,
         sentlog_given=store is not None,
-        sent=match_bounce(store, bounce) if store is not None and claims else None,
+        sent=(
+            match_bounce(store, bounce, message_ids=quoted_message_ids(view, returned))
+            if store is not None and claims
+            else None
+        ),
         config_given=ours.given,
         our_relay_in_chain=_ours_in_chain(ours, relay_hosts, relay_ips),
         our_dkim=any(_within(d, ours.our_domains) for d in dkim),
@@ -147,6 +152,21 @@ def collect(
         batv_tagged=tagged is not None,
         batv=verify(envelope, ours.batv_secrets) if envelope and ours.batv_secrets else None,
     )
+
+
+def quoted_message_ids(view: MessageView, returned: Message | None) -> list[str]:
+    """Every Message-ID the bounce quotes, wherever its layout keeps it: the report's own
+    In-Reply-To/References (Exchange, Office 365), the returned copy's ID fields, and
+    ``Message-ID:``/``References:`` lines anywhere in the text, quoted or indented. The
+    sent-log then matches on what the message says, not only on what a recogniser read."""
+    found: list[str] = []
+    for name in ("in-reply-to", "references"):
+        found.extend(message_ids_in_value(view.header(name)))
+    if returned is not None:
+        for name in ("message-id", "in-reply-to", "references"):
+            found.extend(message_ids_in_value(header_text(returned.get(name))))
+    found.extend(message_ids_in_text(view.plain_text or view.text))
+    return list(dict.fromkeys(found))
 
 
 def _report_region(view: MessageView) -> str:

@@ -49,8 +49,19 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
     ),
     "sent_message_id": lambda e: e.sent.detail if e.sent else "Message-ID not in the sent-log",
     "sent_recipient": lambda e: e.sent.detail if e.sent else "recipient not in the sent-log",
+    "sent_id_unknown": lambda e: (
+        f"the sent-log covers the time but never sent <{e.sent.quoted_ids[0]}>"
+        + (
+            f" (nor {len(e.sent.quoted_ids) - 1} other quoted Message-ID(s))"
+            if len(e.sent.quoted_ids) > 1
+            else ""
+        )
+        + ", nor to the failed recipient"
+        if e.sent is not None and e.sent.quoted_ids
+        else "no quoted Message-ID was looked up"
+    ),
     "sent_unmatched": lambda e: (
-        "neither the returned Message-ID nor the recipient is in the sent-log"
+        "the sent-log covers the time, but no failed recipient is in it"
         if e.sentlog_given
         else "no sent-log given"
     ),
