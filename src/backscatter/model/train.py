@@ -133,10 +133,18 @@ def _contradicts_itself(e: Evidence) -> bool:
 
 
 def fit(items: Sequence[Labelled], seed: int = 0) -> Pipeline:
-    evidence, labels = augmented(items)
+    """The pipeline fitted on every view of every message.
+
+    Platt calibration is fitted out of fold; its folds keep each message's views together
+    (as cross-validation does), or the sigmoid would be fitted on near-copies of what its
+    classifier was trained on and come out overconfident."""
+    evidence, labels, groups = augmented_groups(items)
     if len(set(labels.tolist())) < 2:
         raise BackscatterError("training needs both genuine and spoofed examples")
-    return new_pipeline(seed).fit(evidence, labels)
+    model = new_pipeline(seed)
+    model.set_params(classifier__cv=grouped_folds(labels, groups, 5, seed))
+    model.fit(evidence, labels)
+    return model.set_params(classifier__cv=5)  # the splits served the fit; the file keeps none
 
 
 def cross_validated(items: Sequence[Labelled], seed: int = 0, folds: int = 5) -> dict[str, object]:
