@@ -112,3 +112,14 @@ def test_an_id_quoted_only_in_a_references_line_is_looked_up(store):
     verdict = detector(store).score(message)
     assert verdict.matched == "message_id"
     assert verdict.verdict == "genuine"
+
+
+def test_an_undated_bounce_is_no_sent_log_evidence(store):
+    store.add(unrelated(datetime.now(UTC) - timedelta(days=3), 4))  # a log that covers "now"
+    message = backscatter_of("forged-78@sender.example")
+    undated = b"".join(
+        line for line in message.splitlines(keepends=True) if not line.startswith(b"Date:")
+    )
+    verdict = detector(store).score(undated)
+    assert verdict.coverage == "undated"
+    assert verdict.verdict != "spoofed"

@@ -67,7 +67,7 @@ class Verdict:
     spoofed_probability: float
     evidence: tuple[str, ...] = ()
     matched: str | None = None  # how the sent-log matched, if it did
-    coverage: str | None = None  # covered, before_log or after_log; None without a sent-log
+    coverage: str | None = None  # covered, before_log, after_log, undated; None: no sent-log
 
     def to_record(self) -> dict[str, Any]:
         record = self.bounce.to_record()
@@ -100,6 +100,8 @@ _OUTSIDE = {
     "before_log": "the sent-log starts after the original was sent: no evidence either way",
     "after_log": "the sent-log ends before the original was sent (is it still fed?): "
     "no evidence either way",
+    "undated": "neither the bounce nor its original is dated: the sent-log cannot say "
+    "whether it covers it",
 }
 
 

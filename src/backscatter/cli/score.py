@@ -78,7 +78,7 @@ def score_command(
     if outside:
         starts = f" (it covers {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d})" if span else " (empty)"
         typer.echo(
-            f"warning: {outside} bounce(s) fall outside the sent-log's span{starts}: "
+            f"warning: {outside} bounce(s) undated or outside the sent-log's span{starts}: "
             "for them it is no evidence either way",
             err=True,
         )
@@ -137,7 +137,7 @@ def _records(verdicts: Iterator[Verdict], tally: Counter[str], hard: set[str]) -
             )
             continue
         tally[verdict.verdict] += 1
-        if verdict.coverage in ("before_log", "after_log"):
+        if verdict.coverage in ("before_log", "after_log", "undated"):
             tally[_OUTSIDE_LOG] += 1
         if verdict.verdict == GENUINE:
             hard.update(r.address for r in verdict.bounce.recipients if r.hard)

@@ -41,8 +41,9 @@ class SentMatch:
     """How a bounce relates to what we sent. ``how`` is none, sender, recipient or message_id.
 
     ``quoted_ids`` are the Message-IDs looked up (the returned one first); ``coverage`` is
-    ``covered``, ``before_log`` (the original predates the first row, or the log is empty) or
-    ``after_log`` (it follows the last row by more than the window: the log stopped).
+    ``covered``, ``before_log`` (the original predates the first row, or the log is empty),
+    ``after_log`` (it follows the last row by more than the window: the log stopped) or
+    ``undated`` (neither the bounce nor its original carries a usable date).
     """
 
     how: str
@@ -80,7 +81,7 @@ def match_bounce(
     when = bounce_time(bounce)
     since, until = when - window, when + _CLOCK_SKEW
     quoted = quoted_message_ids(bounce, message_ids)
-    facts = _Facts(quoted, _coverage(store, original_time(bounce, when), window))
+    facts = _Facts(quoted, _coverage(store, original_time(bounce), window))
     candidates = candidate_recipients(bounce)[:MAX_LOOKUPS]
     if quoted:
         rows = store.by_message_ids(quoted, candidates)
@@ -139,18 +140,25 @@ def bounce_time(bounce: Bounce) -> datetime:
     return datetime.now(UTC)
 
 
-def original_time(bounce: Bounce, when: datetime | None = None) -> datetime:
+def original_time(bounce: Bounce) -> datetime | None:
     """When the original was sent: its returned Date when that is believable (not after the
-    bounce, beyond clock skew, nor more than 60 days before it), else the bounce's time
-    (``when``, if the caller has already read it)."""
-    when = when or bounce_time(bounce)
+    bounce, beyond clock skew, nor more than 60 days before it), else the bounce's own Date
+    or Arrival-Date; None when the message dates neither (then no sent-log can say whether
+    it covers the original: "now" is a guess, and an archive scored today would be judged
+    by today's log)."""
+    stated = [_parse_date(v) for v in (bounce.date, bounce.arrival_date)]
+    when = next((moment for moment in stated if moment is not None), None)
     sent = _parse_date(bounce.original_date)
+    if when is None:
+        return sent
     if sent is not None and when - _OLDEST_ORIGINAL <= sent <= when + _CLOCK_SKEW:
         return sent
     return when
 
 
-def _coverage(store: SentLogStore, sent: datetime, window: timedelta) -> str:
+def _coverage(store: SentLogStore, sent: datetime | None, window: timedelta) -> str:
+    if sent is None:
+        return "undated"
     span = store.coverage()
     if span is None or sent < span[0]:
         return "before_log"
