@@ -1,10 +1,11 @@
 """Chinese and Russian providers: their own notices, and their MX replies in others' reports.
 
 NetEase (163/126/yeah.net) and Tencent (QQ Mail, Foxmail, Exmail) send their users a labelled
-notice of their own, often HTML only; mail.ru writes Exim's report under a Russian preamble
-and Yandex a Postfix DSN. Their MX replies carry provider codes (NetEase ``DT:SPM``,
-``RP:TRC``, ``MI:DMA``...; Tencent's wordings) whose reasons mail/status.py maps: the
-``*_rhost_*`` fixtures are our own Postfix's DSNs quoting them.
+notice of their own, often HTML only; Sina a multipart notice with Chinese text; mail.ru
+writes Exim's report under a Russian preamble and Yandex a Postfix DSN. Their MX replies
+carry provider codes (NetEase ``DT:SPM``, ``RP:TRC``, ``MI:DMA``...; Tencent's wordings)
+whose reasons mail/status.py maps: the ``*_rhost_*`` fixtures are our own Postfix's DSNs
+quoting them.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ BOUNCES = [
             ("sales@exmail-customer.example", "5.2.2", "mailbox_full", True),
         ],
         "order-0615@sender.example",
+    ),
+    # Sina: From MAILER-DAEMON@sina.com, the failed address at a line start in the first
+    # text part (flufl.bounce's Sina detector), Chinese around it: the generic reader
+    (
+        "sina_user_unknown.eml",
+        "generic",
+        [("fiona@receiver.example", "5.1.1", "user_unknown", True)],
+        "party-0618.gaoyan@sina.example",
     ),
     # mail.ru: Exim under a Russian preamble and Russian subject, Sisimai's MailRu wordings
     (
@@ -142,6 +151,10 @@ def test_every_added_module_has_a_fixture():
         ("552 [MAILBOX_NOT_ENOUGH_SPACE] Mailbox not enough space", "mailbox_full"),
         ("该用户未开通QQ邮箱", "user_unknown"),
         ("收件人空间不足", "mailbox_full"),
+        # Alibaba Mail (aliyun) wordings from its bounce help
+        ("552 mail box space not enough", "mailbox_full"),
+        ("Quota exceed the hard limit for user", "mailbox_full"),
+        ("550 Mail content denied", "blocked"),
         # mail.ru and Yandex MX
         ("550 Message was not accepted -- invalid mailbox. user not found", "user_unknown"),
         ("554 5.7.1 Message rejected under suspicion of SPAM", "blocked"),

@@ -149,6 +149,7 @@ _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "空间不足",  # QQ Mail notice: 收件人空间不足 (service.mail.qq.com bounce help)
             "空间已满",  # NetEase notice: 收件人邮箱空间已满
             "not enough space",  # Tencent Exmail: [MAILBOX_NOT_ENOUGH_SPACE] (issue 9)
+            "space not enough",  # "mail box space not enough" (Alibaba Mail's bounce help)
             "信箱已滿",
             "ящик переполнен",
             "квота",
