@@ -195,9 +195,14 @@ def test_address_inside_a_link_is_not_a_recipient():
 
 def test_every_registered_family_has_a_fixture():
     from backscatter.mail.formats import FAMILIES
-    from tests.mail import test_families_a, test_families_b
+    from tests.mail import test_families_a, test_families_b, test_families_cn
 
-    tables = (BOUNCES, test_families_a.BOUNCES, test_families_b.BOUNCES)
+    tables = (
+        BOUNCES,
+        test_families_a.BOUNCES,
+        test_families_b.BOUNCES,
+        test_families_cn.BOUNCES,
+    )
     assert set(FAMILIES) <= {row[1] for table in tables for row in table}
 
 

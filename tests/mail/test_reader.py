@@ -106,6 +106,8 @@ FAMILY_FIXTURES = [
     "exim_moan_too_big.eml",
     "gmail_delayed_text.eml",
     "kddi_not_received.eml",
+    "netease_163_user_not_found.eml",
+    "netease_126_quota_exceeded.eml",
     "notes_user_unknown.eml",
     "opensmtpd_host_unknown.eml",
     "postfix_text_no_dsn.eml",

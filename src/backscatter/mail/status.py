@@ -40,9 +40,68 @@ _REPLY = re.compile(r"(?<![\w.:/#\[=-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILIN
 # Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
 _REPLY_DETAIL = {"552": "2.2", "553": "1.3", "551": "1.1", "452": "2.2", "421": "4.2"}
 
+# Provider reply codes and wordings whose meaning the words alone get wrong; tried before
+# the general phrases. NetEase (163/126/yeah.net MX) codes are from NetEase's published SMTP
+# error list (its help centre's "退信代码说明", mirrored at biecuoliao.com/pa/MBRrwEM.html and
+# quoted whole in public code, e.g. NetEase-sending scripts' error tables); the reply also
+# carries ".../help_spam_16.htm" even for a policy refusal, which the general table would
+# read as spam, and "552 Illegal Attachment" would read as a full mailbox by its 552.
+# Tencent (mx*.qq.com) wordings are from Sisimai's Sisimai::Rhost::Tencent
+# (lib/Sisimai/Rhost/Tencent.pm, each citing its service.mail.qq.com/detail/122/N page).
+_PROVIDER_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        POLICY,
+        (
+            "mi:spf",  # NetEase 550: the sending IP is not permitted by the domain's SPF
+            "mi:dma",  # NetEase 550: the message fails the sending domain's DMARC
+            "mi:nhd",  # NetEase 550: empty HELO
+            "mi:imf",  # NetEase 550: the sender address is malformed
+            "dt:sum",  # NetEase 554: envelope sender and From differ
+            "rp:frl",  # NetEase 550: no open relay
+        ),
+    ),
+    (
+        BLOCKED,
+        (
+            "dt:spm",  # NetEase 451/554: content or sending environment looks like spam
+            "dt:rbl",  # NetEase 450: the sending IP is on an RBL
+            "hl:rep",  # NetEase 421: many unknown recipients from this IP, suspended
+            "hl:icc",  # NetEase 421: too many concurrent connections
+            "hl:ifc",  # NetEase 421: too much mail from this IP in a short time
+            "hl:mep",  # NetEase 421: many forged sender domains from this IP
+            "hl:ihu",  # NetEase 554: the IP is suspended for spam or abnormal connections
+            "hl:ipb",  # NetEase 554: the IP is not on NetEase's allowed list
+            "wm:bli",  # NetEase 450: the IP is not on NetEase's allowed list
+            "wm:blu",  # NetEase 450: the sender is not on NetEase's allowed list
+            "mi:spb",  # NetEase 554: the sender is not on NetEase's allowed list
+            "mi:sfq",  # NetEase 451: too many messages from this sender in 15 minutes
+            "mi:stc",  # NetEase 550/554: the sender's daily limit is exceeded
+            "mi:dmc",  # NetEase 450/451: too many messages in one connection
+            "mi:cel",  # NetEase 450: too many erroneous commands
+            "mi:ccl",  # NetEase 450: too many commands
+            "rp:trc",  # NetEase 550: the sender's daily recipient limit is exceeded
+            "rp:qrc",  # NetEase 451: too many recipients in a short time
+            "rp:rcl",  # NetEase 550: too many recipients in one message
+            "rp:drc",  # NetEase 450: too many recipients in one connection
+            "rp:cel",  # NetEase 451: too many erroneous commands
+            "rp:ccl",  # NetEase 450: too many commands
+            "illegal attachment",  # NetEase 552: a refused attachment type (.scr, .vbs...)
+            "sending quota exceeded",  # Coremail: the sender's own sending quota, not a full box
+            # Tencent: 550 "Mailbox unavailable or access denied" is its frequency limit
+            # (service.mail.qq.com/detail/122/166; Sisimai files it as "speeding"), not a
+            # missing mailbox; Sisimai's table spells it "denined" too.
+            "mailbox unavailable or access denied",
+            "mailbox unavailable or access denined",
+            "suspected bounce attacks",  # Tencent detail/122/57
+            "frequency limited",  # Tencent detail/122/172-175: ip/domain/sender/connection
+        ),
+    ),
+)
+
 # Ordered: the first group with a matching phrase wins, so narrow causes come before broad
 # ones ("recipient address rejected: user unknown" is an unknown user, not a block).
 _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    *_PROVIDER_PHRASES,
     (
         MAILBOX_FULL,
         (
@@ -87,6 +146,10 @@ _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "容量を超え",
             "メールボックスがいっぱい",
             "邮箱已满",
+            "空间不足",  # QQ Mail notice: 收件人空间不足 (service.mail.qq.com bounce help)
+            "空间已满",  # NetEase notice: 收件人邮箱空间已满
+            "not enough space",  # Tencent Exmail: [MAILBOX_NOT_ENOUGH_SPACE] (issue 9)
+            "space not enough",  # "mail box space not enough" (Alibaba Mail's bounce help)
             "信箱已滿",
             "ящик переполнен",
             "квота",
@@ -140,6 +203,7 @@ _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "domaine inexistant",
             "dominio inexistente",
             "域名不存在",
+            "dns query error",  # Coremail's English for 域名不存在 (emailhost.com.cn list)
             "ドメインが存在しません",
         ),
     ),
@@ -190,6 +254,7 @@ _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "not found in directory",
             "addressee unknown",
             "user invalid",
+            "invalid user",  # NetEase 550 "Invalid User"; Coremail "invalid user"
             "mailbox inactive",
             "inactive account",
             "is not a valid",
@@ -235,6 +300,7 @@ _REASON_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ユーザが存在しない",
             "用户不存在",
             "收件人不存在",
+            "未开通qq邮箱",  # QQ Mail notice: 该用户未开通QQ邮箱 (the address has no mailbox)
             "不存在",
             "неизвестный пользователь",
             "не существует",

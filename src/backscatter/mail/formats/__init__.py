@@ -40,6 +40,7 @@ FAMILIES: tuple[str, ...] = (
     "verizon",
     "notes",
     "apachejames",
+    "netease",
     "generic",
 )
 
