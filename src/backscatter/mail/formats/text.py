@@ -91,6 +91,10 @@ _HEADER_START = (
     "in-reply-to:",
 )
 _MAX_RECIPIENT_LINES = 25
+#: Bounds that keep a report's work linear in its size: a hostile line of 10,000 addresses
+#: must not cost 10,000 copies of itself (issue 12).
+MAX_RECIPIENTS = 1000
+_MAX_DIAGNOSTIC_CHARS = 2000
 _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
 _LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
@@ -175,28 +179,37 @@ def recipient_sections(
     positions: list[tuple[int, str]] = []
     seen: set[str] = set()
     for index in range(start, end):
+        if len(positions) >= MAX_RECIPIENTS:
+            break
+        core = len(lines[index].strip(_LIST_PUNCTUATION))
         for address in addresses_in_text(lines[index]):
             key = address.lower()
             local = key.split("@", 1)[0]
             on_start = named_on_start and index == start
-            listed = on_start or _listed_alone(lines[index], address)
-            if not listed and (key in excluded or local in _IGNORED_LOCALS):
+            alone = core <= len(address) and _listed_alone(lines[index], address)
+            if not (on_start or alone) and (key in excluded or local in _IGNORED_LOCALS):
                 continue
-            if key not in seen:
+            if key not in seen and len(positions) < MAX_RECIPIENTS:
                 seen.add(key)
                 positions.append((index, address))
     found: list[FoundRecipient] = []
     for number, (index, address) in enumerate(positions):
         following = positions[number + 1][0] if number + 1 < len(positions) else end
         stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
-        diagnostic = " ".join(part for part in (line.strip() for line in lines[index:stop]) if part)
-        context = " ".join(lines[max(0, start - 3, index - 6) : index])
+        diagnostic = _joined(lines[index:stop])
+        context = _joined(lines[max(0, start - 3, index - 6) : index])
         if diagnostic.strip(_LIST_PUNCTUATION).lower() == address.lower() and context.strip():
             # Lotus Notes, KDDI and others state the reason above the address (and above
             # the list's heading), not below it.
             diagnostic = " ".join(f"{context} {diagnostic}".split())
         found.append(FoundRecipient(address=address, diagnostic=diagnostic or None))
     return found
+
+
+def _joined(lines: Sequence[str]) -> str:
+    """The non-blank lines on one line, at most _MAX_DIAGNOSTIC_CHARS of each."""
+    parts = (line[:_MAX_DIAGNOSTIC_CHARS].strip() for line in lines)
+    return " ".join(part for part in parts if part)[:_MAX_DIAGNOSTIC_CHARS]
 
 
 def _listed_alone(line: str, address: str) -> bool:

@@ -1,0 +1,54 @@
+"""Work per message is bounded by construction: hostile sizes cost linear time (issue 12)."""
+
+from __future__ import annotations
+
+import time
+
+from backscatter import parse
+from backscatter.mail import status
+from backscatter.mail.formats.text import MAX_RECIPIENTS
+
+
+def _postfix_bounce_listing(count: int) -> bytes:
+    """A Postfix-worded bounce whose recipient list is one line of ``count`` addresses
+    (bounce_template.c's default failure text; the list is the attacker's)."""
+    listing = ", ".join(f'"Someone" <user{i}@receiver.example>' for i in range(count))
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.sender.example>\n"
+        "To: amy@sender.example\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Message-ID: <many-1@mx.sender.example>\n\n"
+        "This is the mail system at host mx.sender.example.\n\n"
+        "I'm sorry to have to inform you that your message could not\n"
+        "be delivered to one or more recipients. It's attached below.\n\n"
+        f"{listing}\n"
+    ).encode()
+
+
+def test_ten_thousand_addresses_on_one_line_parse_in_linear_time():
+    data = _postfix_bounce_listing(10_000)
+    started = time.perf_counter()
+    bounce = parse(data)
+    took = time.perf_counter() - started
+    assert bounce.is_bounce
+    assert len(bounce.recipients) == MAX_RECIPIENTS  # capped, not 10,000
+    assert bounce.recipients[0].address == "user0@receiver.example"
+    assert all(len(r.diagnostic_code or "") <= 1000 for r in bounce.recipients)
+    assert took < 1.5, f"{took:.2f} s for 10,000 addresses: quadratic again?"
+
+
+def test_a_short_list_is_read_whole():
+    bounce = parse(_postfix_bounce_listing(3))
+    assert [r.address for r in bounce.recipients] == [
+        "user0@receiver.example",
+        "user1@receiver.example",
+        "user2@receiver.example",
+    ]
+
+
+def test_status_codes_are_read_from_the_start_of_a_long_diagnostic():
+    filler = "x " * 50_000
+    assert status.enhanced_status("550 5.1.1 no such user " + filler) == "5.1.1"
+    assert status.reply_code("550 5.1.1 no such user " + filler) == "550"
+    assert status.enhanced_status(filler + " 5.1.1") is None  # past SCAN_LIMIT: not read
+    assert status.enhanced_status("see RFC 3463 v2.5.1.1 then 4.2.2 mailbox full") == "4.2.2"
