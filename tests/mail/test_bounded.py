@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from backscatter import parse
 from backscatter.mail import status
 from backscatter.mail.formats.text import MAX_RECIPIENTS
@@ -52,3 +54,42 @@ def test_status_codes_are_read_from_the_start_of_a_long_diagnostic():
     assert status.reply_code("550 5.1.1 no such user " + filler) == "550"
     assert status.enhanced_status(filler + " 5.1.1") is None  # past SCAN_LIMIT: not read
     assert status.enhanced_status("see RFC 3463 v2.5.1.1 then 4.2.2 mailbox full") == "4.2.2"
+
+
+def _nested(depth: int, kind: str) -> bytes:
+    if kind == "multipart":
+        levels = b"".join(
+            b'Content-Type: multipart/mixed; boundary="level%d"\n\n--level%d\n' % (i, i)
+            for i in range(depth)
+        )
+    else:
+        levels = b"Content-Type: message/rfc822\n\n" * depth
+    return (
+        b"From: MAILER-DAEMON@mx.receiver.example\nTo: amy@sender.example\n"
+        b"Subject: Undeliverable\nMIME-Version: 1.0\n" + levels + b"Subject: inner\n\nhello\n"
+    )
+
+
+@pytest.mark.parametrize("kind", ["multipart", "message"])
+def test_deep_nesting_is_cut_not_a_recursion_error(kind):
+    started = time.perf_counter()
+    bounce = parse(_nested(5000, kind))
+    assert time.perf_counter() - started < 0.5
+    assert bounce.error is None  # an anatomy, not "could not parse message: RecursionError"
+    assert bounce.subject == "Undeliverable"
+    assert "MimeNestingCutDefect" in bounce.mime_defects
+
+
+def test_ordinary_nesting_is_left_alone():
+    assert "MimeNestingCutDefect" not in parse(_nested(10, "multipart")).mime_defects
+
+
+def test_a_utf7_encoded_word_decoding_to_a_lone_surrogate_is_readable_text():
+    data = (
+        b"From: MAILER-DAEMON@mx.receiver.example\nSubject: =?utf-7?Q?+2L8-?= failure\n\n"
+        b"no such user\n"
+    )
+    bounce = parse(data)
+    assert bounce.error is None
+    assert bounce.subject is not None and bounce.subject.endswith("failure")
+    bounce.subject.encode("utf-8")  # writable by every output stream
