@@ -8,7 +8,7 @@ import pytest
 
 from backscatter import parse
 from backscatter.mail import status
-from backscatter.mail.formats.text import MAX_RECIPIENTS
+from backscatter.mail.formats.base import MAX_RECIPIENTS
 
 
 def _postfix_bounce_listing(count: int) -> bytes:
@@ -93,3 +93,41 @@ def test_a_utf7_encoded_word_decoding_to_a_lone_surrogate_is_readable_text():
     assert bounce.error is None
     assert bounce.subject is not None and bounce.subject.endswith("failure")
     bounce.subject.encode("utf-8")  # writable by every output stream
+
+
+def _dsn_with_groups(count: int) -> bytes:
+    """An RFC 3464 report (multipart/report, message/delivery-status) naming ``count``
+    recipients, one field group each."""
+    groups = b"".join(
+        b"Final-Recipient: rfc822; user%d@receiver.example\nAction: failed\nStatus: 5.1.1\n\n" % i
+        for i in range(count)
+    )
+    return (
+        b"From: MAILER-DAEMON@mx.receiver.example\nTo: amy@sender.example\n"
+        b"Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+        b"--b\nContent-Type: text/plain\n\nDelivery failed.\n"
+        b"--b\nContent-Type: message/delivery-status\n\n"
+        b"Reporting-MTA: dns; mx.receiver.example\n\n" + groups + b"--b--\n"
+    )
+
+
+def test_a_report_of_fifty_thousand_recipients_is_capped_and_quick():
+    started = time.perf_counter()
+    bounce = parse(_dsn_with_groups(50_000))
+    assert time.perf_counter() - started < 1.5
+    assert bounce.format == "rfc3464"
+    assert len(bounce.recipients) == MAX_RECIPIENTS
+    assert bounce.recipients[0].address == "user0@receiver.example"
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r", b"\r\n"])
+def test_millions_of_lines_are_cut_before_the_mime_parser(newline):
+    data = (
+        b"From: MAILER-DAEMON@mx.receiver.example\nSubject: x\n\n" + b"a" * 3 + newline * 2_000_000
+    )
+    started = time.perf_counter()
+    bounce = parse(data)
+    assert time.perf_counter() - started < 0.5
+    assert "MimeLinesCutDefect" in bounce.mime_defects
+    assert bounce.subject == "x"

@@ -14,7 +14,7 @@ from email.message import Message
 
 from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses
-from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.base import MAX_RECIPIENTS, FoundRecipient, Report
 from backscatter.mail.message import MessageView, parse_headers
 
 #: Lines that introduce the returned copy of the message, across MTAs (lower-case).
@@ -91,9 +91,8 @@ _HEADER_START = (
     "in-reply-to:",
 )
 _MAX_RECIPIENT_LINES = 25
-#: Bounds that keep a report's work linear in its size: a hostile line of 10,000 addresses
-#: must not cost 10,000 copies of itself (issue 12).
-MAX_RECIPIENTS = 1000
+#: Keeps a report's work linear in its size: a hostile line of 10,000 addresses must not cost
+#: 10,000 copies of itself (issue 12).
 _MAX_DIAGNOSTIC_CHARS = 2000
 _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
 _LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
