@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=int, help="rebuild message N of the run and stop")
     parser.add_argument("--dump", type=Path, help="with --only: write the message here")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     corpus = None if args.no_corpus else args.corpus
     if args.only is not None:
@@ -442,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             args.dump.write_bytes(data)
         return 0
     summary = fuzz(
-        args.count, args.seed, corpus, args.cli_batch, args.timeout, not args.json, args.heavy
+        args.count, args.seed, corpus, args.cli_batch, args.timeout, not args.quiet, args.heavy
     )
     if args.json:
         print(json.dumps(summary, indent=2))
