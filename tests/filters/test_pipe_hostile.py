@@ -52,6 +52,16 @@ def test_the_verdict_is_where_a_mime_parser_sees_header_whatever_the_line_ending
     assert re.sub(rb"X-Backscatter-[^\r\n]*\r?\n", b"", out) == message  # nothing else moved
 
 
+@pytest.mark.parametrize("bad", [b"\xddubject: x\n", b"Subject : x\n", b"no colon\n"])
+def test_the_verdict_goes_before_a_line_a_mime_parser_takes_for_body(detector, bad):
+    header, _, body = FAKE_NDR.partition(b"\n\n")
+    first, _, rest = header.partition(b"\n")
+    message = first + b"\n" + bad + rest + b"\n\n" + body
+    status, out = through(detector, message)
+    assert status == 0
+    assert email.message_from_bytes(out)["X-Backscatter-Verdict"] is not None
+
+
 def test_header_end_reads_cr_lf_and_crlf_alike():
     assert header_end(b"A: 1\rB: 2\n\rbody") == 10
     assert header_end(b"A: 1\r\nB: 2\r\n\r\nbody") == 12

@@ -88,8 +88,7 @@ def insert_fields(header: bytes, added: list[tuple[str, str]]) -> bytes:
     fields = _fields(header)
     insert_at = len(fields)
     for number, field in enumerate(fields):
-        mbox_line = number == 0 and field.startswith(b"From ")
-        if not mbox_line and field_name(field[:1000].decode("latin-1")) is None:
+        if not _mime_field(field):
             insert_at = number
             break
     before, after = fields[:insert_at], fields[insert_at:]
@@ -97,6 +96,16 @@ def insert_fields(header: bytes, added: list[tuple[str, str]]) -> bytes:
         before[-1] += newline
     ours = [f"{name}: {value}".encode("ascii") + newline for name, value in added]
     return b"".join(before + ours + after)
+
+
+def _mime_field(field: bytes) -> bool:
+    """Whether a MIME parser still reads this line as header: printable ASCII up to a colon
+    with no white space before it (RFC 5322 2.2 ``ftext``; Python's email feedparser), or an
+    mbox ``From `` line. A line such a parser rejects is where it starts the body."""
+    if field.startswith(b"From "):
+        return True
+    colon = field.find(b":", 0, 1000)
+    return colon != -1 and all(33 <= byte <= 126 for byte in field[:colon])
 
 
 def filter_message(detector: Detector, head: bytes, envelope: Envelope | None = None) -> bytes:
