@@ -11,10 +11,12 @@ endings, splices of two seeds. Message ``i`` of a run depends only on ``(seed, i
 
 Checked for every message: ``backscatter.parse`` and ``Detector.score`` return (no exception,
 no hang past ``--timeout``), the record serialises as the JSONL writer writes it, and the
-time each took. ``--cli-batch N`` also writes every N messages to a temporary directory and
-runs ``backscatter score -f jsonl`` on them: exit status and one record (or one "skipped"
-line) per file. Reported: exceptions by type with a reproducer index, caught errors in
-records, p50/p99/max time per message, the slowest inputs, peak RSS.
+time each took. ``--filter-every N`` runs every Nth message through the pipe filter (exit 0,
+the verdict in the header as a MIME parser reads it). ``--cli-batch N`` writes every N
+messages to a temporary directory and runs ``backscatter score -f jsonl`` on them: exit
+status and one record (or one "skipped" line) per file. Reported: exceptions by type with a
+reproducer index, caught errors in records, p50/p99/max time per message, the slowest
+inputs, peak RSS.
 
     python scripts/fuzz.py --count 3000 --seed 1
     python scripts/fuzz.py --count 100000 --seed 7 --cli-batch 2000 --json
@@ -246,6 +248,7 @@ class Report:
     slowest: list[tuple[float, int, list[str], int]] = field(default_factory=list)
     mutations: Counter[str] = field(default_factory=Counter)
     cli_runs: int = 0
+    filtered: int = 0
     cli_failures: list[dict[str, Any]] = field(default_factory=list)
     cli_files: int = 0
     cli_records: int = 0
@@ -287,6 +290,7 @@ class Report:
                 {"ms": round(t * 1000, 1), "index": i, "mutations": m, "bytes": n}
                 for t, i, m, n in sorted(self.slowest, reverse=True)[:8]
             ],
+            "filter_checked": self.filtered,
             "cli": {
                 "runs": self.cli_runs,
                 "files": self.cli_files,
@@ -335,6 +339,36 @@ def check_one(
         if took > 0.2:
             report.slowest.append((took, index, applied, len(data)))
             report.slowest = sorted(report.slowest, reverse=True)[:20]
+
+
+class _FilterFault(Exception):
+    pass
+
+
+def check_filter(
+    detector: Any, data: bytes, index: int, applied: list[str], report: Report
+) -> None:
+    """The pipe filter on the message: exit 0, and a verdict it adds is header to a MIME
+    parser (not body, where Sieve header rules would miss it)."""
+    import contextlib
+    import email
+
+    from backscatter.filters.pipe import run_filter
+
+    report.filtered += 1
+    out = io.BytesIO()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            status = run_filter(io.BytesIO(data), out, lambda: detector, 1 << 22)
+        if status != 0:
+            raise _FilterFault(f"exit {status}")
+        added = b"X-Backscatter-Verdict: " in out.getvalue()
+        if added and b"X-Backscatter-Verdict: " not in data:
+            with contextlib.suppress(RecursionError):  # the stdlib parser, not ours
+                if email.message_from_bytes(out.getvalue())["X-Backscatter-Verdict"] is None:
+                    raise _FilterFault("verdict where a MIME parser sees body")
+    except Exception as exc:
+        report.fail("filter", exc, index, applied)
 
 
 def run_cli(batch: list[tuple[int, bytes]], report: Report, timeout: float) -> None:
@@ -386,6 +420,7 @@ def fuzz(
     timeout: float = 20.0,
     progress: bool = False,
     heavy: float = 1.0,
+    filter_every: int = 0,
 ) -> dict[str, Any]:
     from backscatter import Detector
 
@@ -401,6 +436,8 @@ def fuzz(
             report.mutations.update(applied)
             report.messages += 1
             check_one(detector, data, index, applied, report, timeout)
+            if filter_every and index % filter_every == 0:
+                check_filter(detector, data, index, applied, report)
             if cli_batch:
                 batch.append((index, data))
                 if len(batch) == cli_batch:
@@ -430,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli-batch", type=int, default=0, help="CLI score every N messages")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per message")
     parser.add_argument("--heavy", type=float, default=1.0, help="weight of costly mutations")
+    parser.add_argument("--filter-every", type=int, default=0, help="pipe filter every Nth")
     parser.add_argument("--only", type=int, help="rebuild message N of the run and stop")
     parser.add_argument("--dump", type=Path, help="with --only: write the message here")
     parser.add_argument("--json", action="store_true")
@@ -443,7 +481,14 @@ def main(argv: list[str] | None = None) -> int:
             args.dump.write_bytes(data)
         return 0
     summary = fuzz(
-        args.count, args.seed, corpus, args.cli_batch, args.timeout, not args.quiet, args.heavy
+        args.count,
+        args.seed,
+        corpus,
+        args.cli_batch,
+        args.timeout,
+        not args.quiet,
+        args.heavy,
+        args.filter_every,
     )
     if args.json:
         print(json.dumps(summary, indent=2))

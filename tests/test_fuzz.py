@@ -24,8 +24,9 @@ def _fuzz_module():
 @pytest.mark.fuzz
 def test_a_short_fuzz_run_raises_nothing_and_loses_no_record():
     fuzz = _fuzz_module()
-    summary = fuzz.fuzz(2000, seed=12, corpus=None, cli_batch=1000, heavy=0.3)
+    summary = fuzz.fuzz(2000, seed=12, corpus=None, cli_batch=1000, heavy=0.3, filter_every=10)
     assert summary["messages"] == 2000
+    assert summary["filter_checked"] == 200
     assert summary["exceptions"] == 0, summary["examples"]
     cli = summary["cli"]
     assert cli["failures"] == [] and cli["runs"] == 2
