@@ -41,6 +41,8 @@ class Report:
     returned: Message | None = None
     is_bounce: bool = True
     original_message_id: str | None = None
+    #: More recipients were named than MAX_RECIPIENTS: the rest were not read.
+    recipients_capped: bool = False
 
 
 class Recogniser(Protocol):

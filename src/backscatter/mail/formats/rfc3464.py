@@ -128,6 +128,8 @@ class Rfc3464:
                     continue
                 if len(report.recipients) < MAX_RECIPIENTS:
                     report.recipients.append(recipient)
+                else:
+                    report.recipients_capped = True
         _name_pipe_deliveries(report, view)
         if not report.recipients:
             if not seen_success:

@@ -317,7 +317,8 @@ def read_text_report(fmt: TextFormat, view: MessageView, text: str | None = None
         stated = status_codes.enhanced_status(recipient.diagnostic or "")
         # A report that is not a delay warning reports failures, whatever words it uses.
         recipient.action = "delayed" if delay and (not stated or stated[0] != "5") else "failed"
-    return Report(fmt.name, recipients=recipients, returned=returned)
+    capped = len(recipients) >= MAX_RECIPIENTS
+    return Report(fmt.name, recipients=recipients, returned=returned, recipients_capped=capped)
 
 
 def _looks_like_returned(lowered: Sequence[str], start: int) -> bool:
