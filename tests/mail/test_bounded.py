@@ -131,3 +131,37 @@ def test_millions_of_lines_are_cut_before_the_mime_parser(newline):
     assert time.perf_counter() - started < 0.5
     assert "MimeLinesCutDefect" in bounce.mime_defects
     assert bounce.subject == "x"
+
+
+def test_a_megabyte_boundary_is_cut_before_the_parser_compiles_it():
+    boundary = b"b" * 1_000_000
+    data = (
+        b"From: MAILER-DAEMON@mx.receiver.example\nSubject: Undeliverable\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; boundary="'
+        + boundary
+        + b'"\n\n--'
+        + boundary
+        + b"\nContent-Type: text/plain\n\n<bob@receiver.example>: no such user\n"
+    )
+    started = time.perf_counter()
+    bounce = parse(data)
+    assert time.perf_counter() - started < 0.5
+    assert "MimeFieldCutDefect" in bounce.mime_defects and bounce.subject == "Undeliverable"
+
+
+def test_a_content_type_folded_over_thousands_of_lines_is_cut():
+    folded = b'Content-Type: text/plain; name="x' + b';\n ";' * 100_000 + b'"\n'
+    data = b"From: MAILER-DAEMON@mx.receiver.example\nSubject: s\n" + folded + b"\nbody\n"
+    started = time.perf_counter()
+    bounce = parse(data)
+    assert time.perf_counter() - started < 0.5
+    assert "MimeFieldCutDefect" in bounce.mime_defects
+
+
+def test_addresses_on_a_three_megabyte_line_are_found_in_linear_time():
+    from backscatter.mail.addresses import addresses_in_text
+
+    text = "x" * 100 + " a@b.example" * 250_000
+    started = time.perf_counter()
+    assert sum(1 for _ in addresses_in_text(text)) == 250_000
+    assert time.perf_counter() - started < 3.0

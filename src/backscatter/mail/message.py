@@ -190,6 +190,41 @@ def _bounded_lines(data: bytes) -> tuple[bytes, bool]:
     return data[:position], position < len(data)
 
 
+#: Longest Content-Type or Content-Disposition field the parser is given. The standard
+#: library compiles a regex of the boundary (3 MB: 8 s) and splits parameters with a scan
+#: that is quadratic in quoted semicolons (1.5 MB: 2.3 s). RFC 2046 caps a boundary at 70
+#: characters; real fields are well under a kilobyte.
+MAX_PARAMETER_FIELD = 8192
+_PARAMETER_FIELDS = (b"content-type:", b"content-disposition:")
+_FIELD_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?![ \t])")
+
+
+def _bounded_fields(data: bytes) -> tuple[bytes, bool]:
+    """The message with every Content-Type/-Disposition field (folded lines included) cut to
+    MAX_PARAMETER_FIELD bytes. Linear: each field's end is found once, by a regex in C."""
+    if len(data) <= MAX_PARAMETER_FIELD:
+        return data, False
+    lowered = data.lower()
+    cuts: list[tuple[int, int]] = []
+    for name in _PARAMETER_FIELDS:
+        position = lowered.find(name)
+        while position != -1:
+            found = _FIELD_END.search(data, position)
+            end = found.start() if found else len(data)
+            if end - position > MAX_PARAMETER_FIELD:
+                cuts.append((position + MAX_PARAMETER_FIELD, end))
+            position = lowered.find(name, max(end, position + 1))
+    if not cuts:
+        return data, False
+    kept, last = [], 0
+    for start, end in sorted(cuts):
+        if start >= last:
+            kept.append(data[last:start])
+            last = end
+    kept.append(data[last:])
+    return b"".join(kept), True
+
+
 def _bounded_nesting(data: bytes) -> tuple[bytes, bool]:
     """The message cut before its 65th container's Content-Type line, when it has that many.
 
@@ -218,6 +253,7 @@ class MessageView:
         self.data = data
         parsed, self.lines_cut = _bounded_lines(data)
         parsed, self.nesting_cut = _bounded_nesting(parsed)
+        parsed, self.fields_cut = _bounded_fields(parsed)
         self.message: Message = _parser.parsebytes(parsed)
         self._decoded: dict[str, str] = {}
 
@@ -365,6 +401,7 @@ class MessageView:
             for name, cut in (
                 ("MimeLinesCutDefect", self.lines_cut),
                 ("MimeNestingCutDefect", self.nesting_cut),
+                ("MimeFieldCutDefect", self.fields_cut),
             )
             if cut
         ]
