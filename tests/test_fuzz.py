@@ -30,7 +30,7 @@ def test_a_short_fuzz_run_raises_nothing_and_loses_no_record():
     assert summary["exceptions"] == 0, summary["examples"]
     cli = summary["cli"]
     assert cli["failures"] == [] and cli["runs"] == 2
-    assert cli["records"] + cli["skipped_not_mail"] == 2000
+    assert cli["records"] + cli["skipped_not_mail"] >= 2000  # an mbox file: several
     assert summary["ms_per_message"]["both"]["max"] < 5000, summary["slowest"]
 
 
