@@ -47,6 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "data"
 CORPUS = REPO.parent / "shared" / "corpus"
 MAX_SEED_BYTES = 512 * 1024
+#: What the readers keep of one message (mail/sources.py): larger inputs are cut there.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 Mutator = Callable[[bytes, random.Random, list[bytes]], bytes]
 
@@ -105,6 +107,7 @@ def duplicate_headers(data: bytes, rng: random.Random, _: list[bytes]) -> bytes:
         return data
     line = lines[rng.randrange(len(lines))]
     count = rng.choice((2, 50, 1000, 20000))
+    count = min(count, max(2, MAX_MESSAGE_BYTES // max(1, len(line))))
     return b"".join(lines) + line * count + body
 
 
@@ -224,7 +227,7 @@ def make_message(
     weights = [_WEIGHTS[n] * heavy if n in _WEIGHTS else 1.0 for n in names]
     applied = rng.choices(names, weights, k=rng.choice((1, 1, 2, 3)))
     for name in applied:
-        data = MUTATORS[name](data, rng, seeds)
+        data = MUTATORS[name](data, rng, seeds)[:MAX_MESSAGE_BYTES]
     return data, applied
 
 
