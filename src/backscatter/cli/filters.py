@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
@@ -94,27 +95,41 @@ def filter_command(
     """Read one message on stdin, write it to stdout with X-Backscatter-* headers added.
 
     The message always comes out: on any error it is written through untouched (exit 0 for
-    an error on this message, 75 = try later for a configuration error such as a bad model).
+    an error on this message, 75 = try later for a configuration error such as a bad model,
+    or when the message could not be read or written: the mail system keeps it and retries).
     """
-    from backscatter.detector import Detector
-    from backscatter.filters.pipe import copy_rest, filter_message
-
-    source, target = sys.stdin.buffer, sys.stdout.buffer
-    head = source.read(max_kb * 1024)
-    status = 0
+    source = sys.stdin.buffer if sys.stdin is not None else None
+    target = sys.stdout.buffer if sys.stdout is not None else None
     try:
-        detector = Detector.load(model, sent_log, config, threshold)
-    except BackscatterError as exc:
-        print(f"backscatter: {exc}", file=sys.stderr)
-        detector, status = None, EX_TEMPFAIL
-    output = head
-    if detector is not None:
-        try:
-            output = filter_message(detector, head)
-        except Exception as exc:  # the boundary: the message goes through whatever happened
-            print(f"backscatter: message passed through unscored: {exc!r}", file=sys.stderr)
-    target.write(output)
-    copy_rest(source, target)
-    target.flush()
-    if status:
-        raise typer.Exit(status)
+        from backscatter.detector import Detector
+        from backscatter.filters.pipe import run_filter
+    except Exception as exc:  # a broken install still passes mail through, and asks a retry
+        status = _pass_through(source, target, f"cannot load the filter: {exc!r}")
+    else:
+        status = run_filter(
+            source, target, lambda: Detector.load(model, sent_log, config, threshold), max_kb * 1024
+        )
+    if status == EX_TEMPFAIL:
+        _quiet_stdout()
+    raise typer.Exit(status)
+
+
+def _pass_through(source: BinaryIO | None, target: BinaryIO | None, why: str) -> int:
+    """The message unchanged, without anything of backscatter's but the standard library."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"backscatter: {why}", file=sys.stderr)
+    with contextlib.suppress(OSError, ValueError):
+        while source is not None and target is not None and (chunk := source.read(1 << 20)):
+            target.write(chunk)
+        if target is not None:
+            target.flush()
+    return EX_TEMPFAIL
+
+
+def _quiet_stdout() -> None:
+    """After a failed write, point stdout at /dev/null: the interpreter flushes it on exit,
+    and a second failure there would print a traceback and exit 120."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)

@@ -15,8 +15,28 @@ EVIDENCE = "X-Backscatter-Evidence"
 _EVIDENCE_LIMIT = 300
 
 
+def field_name(field: str) -> str | None:
+    """The name of one header field (with its continuation lines) as an MTA reads it, or
+    None when it has no colon and so is no field.
+
+    The rules of the header parsers in front of us: the name runs up to the first colon and
+    whitespace before the colon is allowed (RFC 5322 4.5.3 obsolete syntax; Postfix
+    ``is_header.c``; Sendmail ``isheader()`` skips any white space, line breaks included, so
+    a fold between the name and the colon still makes ``X-Backscatter-Verdict`` + fold +
+    `` : genuine`` a field named ``X-Backscatter-Verdict``). Unfolding (RFC 5322 2.2.3)
+    removes the CR and LF; what remains around the name is white space.
+    """
+    name, colon, _ = field.partition(":")
+    if not colon:
+        return None
+    return name.replace("\r", "").replace("\n", "").strip(" \t")
+
+
 def is_ours(name: str) -> bool:
-    """True for a header this tool writes (so one arriving from outside is a forgery)."""
+    """True for a header this tool writes (so one arriving from outside is a forgery).
+
+    ``name`` is a field name as the MTA passed it; surrounding white space and line breaks
+    are not part of it (see :func:`field_name`)."""
     return name.strip().lower().startswith(PREFIX)
 
 

@@ -85,7 +85,9 @@ class MessageSession:
         self.recipients.append(normalise_address(recipient))
 
     def add_header(self, name: str, value: bytes) -> None:
-        lowered = name.lower()
+        # Counted by the name without the white space an MTA may leave around it (a fold
+        # before the colon): the index the MTA deletes by counts that name's fields.
+        lowered = name.strip().lower()
         self.seen[lowered] = self.seen.get(lowered, 0) + 1
         if is_ours(name):
             self.forged.append((name, self.seen[lowered]))

@@ -103,7 +103,8 @@ def addresses_in_text(text: str) -> Iterator[str]:
 
 def _inside_url(text: str, start: int, at: int) -> bool:
     """True when the address is part of a URL (``https://x/?u=a@b``): not a mailbox named."""
-    token_start = max(text.rfind(" ", max(0, start - 512), start), text.rfind("\n", 0, start))
+    window = max(0, start - 512)  # bounded: a 3 MB line of addresses must stay linear
+    token_start = max(text.rfind(" ", window, start), text.rfind("\n", window, start), window - 1)
     token = text[token_start + 1 : at]
     return "://" in token or token.lower().startswith("www.")
 

@@ -38,6 +38,11 @@ _QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"(?<![\w.:/#\[=-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)
 
 # Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
+#: How far into a diagnostic its codes are looked for. A server states its code at the start
+#: of its reply; the parser keeps 1,000 characters of a diagnostic anyway, and a bound keeps
+#: the work per recipient constant when a report lists thousands of them on one line.
+SCAN_LIMIT = 2000
+
 _REPLY_DETAIL = {"552": "2.2", "553": "1.3", "551": "1.1", "452": "2.2", "421": "4.2"}
 
 # Provider reply codes and wordings whose meaning the words alone get wrong; tried before
@@ -452,12 +457,27 @@ _STATUS_REASONS: dict[str, str] = {
 
 
 def enhanced_status(text: str) -> str | None:
-    """The first RFC 3463 code in text; qmail's ``(#5.1.1)`` form is preferred when present."""
+    """The first RFC 3463 code in text (in its first SCAN_LIMIT characters); qmail's
+    ``(#5.1.1)`` form is preferred when present."""
     if not text:
         return None
+    text = text[:SCAN_LIMIT]
     match = _QMAIL_STYLE.search(text) if "(#" in text else None
-    match = match or _ENHANCED.search(text)
+    match = match or _first_enhanced(text)
     return ".".join(match.groups()) if match else None
+
+
+def _first_enhanced(text: str) -> re.Match[str] | None:
+    """``_ENHANCED.search`` tried only where a class digit stands before a dot: str.find
+    skips the rest in C, several times faster on long diagnostics than a regex scan."""
+    position = text.find(".", 1)
+    while position != -1:
+        if text[position - 1] in "245":
+            match = _ENHANCED.match(text, position - 1)  # the lookbehind still sees before
+            if match:
+                return match
+        position = text.find(".", position + 1)
+    return None
 
 
 def reply_code(text: str) -> str | None:
@@ -468,6 +488,7 @@ def reply_code(text: str) -> str | None:
     if not text:
         return None
     first = None
+    text = text[:SCAN_LIMIT]
     for match in _REPLY.finditer(text):
         if text[match.end() : match.end() + 6].lower() in (" bytes", " byte"):
             continue  # a size ("Size: 412 bytes"), not a reply
@@ -491,7 +512,7 @@ def is_generic(status: str | None) -> bool:
 
 def classify_reason(diagnostic: str | None, status: str | None, action: str | None = None) -> str:
     """The taxonomy reason for one failed recipient."""
-    text = (diagnostic or "").lower()
+    text = (diagnostic or "")[:SCAN_LIMIT].lower()
     if action == "delayed":
         return EXPIRED
     if text:

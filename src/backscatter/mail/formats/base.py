@@ -14,6 +14,10 @@ from typing import Protocol
 
 from backscatter.mail.message import MessageView
 
+#: The most failed recipients a recogniser reports for one message. Real reports name a few;
+#: a hostile one naming 50,000 must not cost 50,000 settlements (issue 12).
+MAX_RECIPIENTS = 1000
+
 
 @dataclass(slots=True)
 class FoundRecipient:
@@ -37,6 +41,8 @@ class Report:
     returned: Message | None = None
     is_bounce: bool = True
     original_message_id: str | None = None
+    #: More recipients were named than MAX_RECIPIENTS: the rest were not read.
+    recipients_capped: bool = False
 
 
 class Recogniser(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from email.message import Message
 
 from backscatter.mail.addresses import addresses_in_text, normalise
-from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.base import MAX_RECIPIENTS, FoundRecipient, Report
 from backscatter.mail.message import MessageView, decode_payload, header_text, payload_of
 
 _FAILURE_ACTIONS = frozenset({"failed", "delayed", "failure", "delay"})
@@ -126,7 +126,10 @@ class Rfc3464:
                 if (recipient.action or "") in _SUCCESS_ACTIONS:
                     seen_success = True
                     continue
-                report.recipients.append(recipient)
+                if len(report.recipients) < MAX_RECIPIENTS:
+                    report.recipients.append(recipient)
+                else:
+                    report.recipients_capped = True
         _name_pipe_deliveries(report, view)
         if not report.recipients:
             if not seen_success:

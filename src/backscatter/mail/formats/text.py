@@ -14,7 +14,7 @@ from email.message import Message
 
 from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses
-from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.base import MAX_RECIPIENTS, FoundRecipient, Report
 from backscatter.mail.message import MessageView, parse_headers
 
 #: Lines that introduce the returned copy of the message, across MTAs (lower-case).
@@ -91,6 +91,9 @@ _HEADER_START = (
     "in-reply-to:",
 )
 _MAX_RECIPIENT_LINES = 25
+#: Keeps a report's work linear in its size: a hostile line of 10,000 addresses must not cost
+#: 10,000 copies of itself (issue 12).
+_MAX_DIAGNOSTIC_CHARS = 2000
 _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
 _LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
@@ -175,28 +178,37 @@ def recipient_sections(
     positions: list[tuple[int, str]] = []
     seen: set[str] = set()
     for index in range(start, end):
+        if len(positions) >= MAX_RECIPIENTS:
+            break
+        core = len(lines[index].strip(_LIST_PUNCTUATION))
         for address in addresses_in_text(lines[index]):
             key = address.lower()
             local = key.split("@", 1)[0]
             on_start = named_on_start and index == start
-            listed = on_start or _listed_alone(lines[index], address)
-            if not listed and (key in excluded or local in _IGNORED_LOCALS):
+            alone = core <= len(address) and _listed_alone(lines[index], address)
+            if not (on_start or alone) and (key in excluded or local in _IGNORED_LOCALS):
                 continue
-            if key not in seen:
+            if key not in seen and len(positions) < MAX_RECIPIENTS:
                 seen.add(key)
                 positions.append((index, address))
     found: list[FoundRecipient] = []
     for number, (index, address) in enumerate(positions):
         following = positions[number + 1][0] if number + 1 < len(positions) else end
         stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
-        diagnostic = " ".join(part for part in (line.strip() for line in lines[index:stop]) if part)
-        context = " ".join(lines[max(0, start - 3, index - 6) : index])
+        diagnostic = _joined(lines[index:stop])
+        context = _joined(lines[max(0, start - 3, index - 6) : index])
         if diagnostic.strip(_LIST_PUNCTUATION).lower() == address.lower() and context.strip():
             # Lotus Notes, KDDI and others state the reason above the address (and above
             # the list's heading), not below it.
             diagnostic = " ".join(f"{context} {diagnostic}".split())
         found.append(FoundRecipient(address=address, diagnostic=diagnostic or None))
     return found
+
+
+def _joined(lines: Sequence[str]) -> str:
+    """The non-blank lines on one line, at most _MAX_DIAGNOSTIC_CHARS of each."""
+    parts = (line[:_MAX_DIAGNOSTIC_CHARS].strip() for line in lines)
+    return " ".join(part for part in parts if part)[:_MAX_DIAGNOSTIC_CHARS]
 
 
 def _listed_alone(line: str, address: str) -> bool:
@@ -305,7 +317,8 @@ def read_text_report(fmt: TextFormat, view: MessageView, text: str | None = None
         stated = status_codes.enhanced_status(recipient.diagnostic or "")
         # A report that is not a delay warning reports failures, whatever words it uses.
         recipient.action = "delayed" if delay and (not stated or stated[0] != "5") else "failed"
-    return Report(fmt.name, recipients=recipients, returned=returned)
+    capped = len(recipients) >= MAX_RECIPIENTS
+    return Report(fmt.name, recipients=recipients, returned=returned, recipients_capped=capped)
 
 
 def _looks_like_returned(lowered: Sequence[str], start: int) -> bool:
