@@ -15,6 +15,7 @@ from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
 from backscatter.mail.formats import JSON_FAMILIES, RECOGNISERS, FoundRecipient, Recogniser, Report
+from backscatter.mail.formats.base import MAX_RECIPIENTS
 from backscatter.mail.identifiers import normalise_message_id
 from backscatter.mail.message import MessageView, header_text, parse_headers
 from backscatter.mail.nonbounce import is_auto_reply, not_bounce_kind
@@ -199,6 +200,8 @@ def _outer_fields(view: MessageView, raw: RawMessage, report: Report | None) -> 
         error = f"message is {raw.size} bytes; only the first {len(raw.data)} were read"
     elif not is_mail:
         error = "no header fields: not an e-mail message"
+    elif report is not None and report.recipients_capped:
+        error = f"the report names more than {MAX_RECIPIENTS} recipients; the first were kept"
     return {
         "source": raw.source,
         "message_id": normalise_message_id(view.header("message-id")),
