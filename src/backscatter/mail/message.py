@@ -113,7 +113,8 @@ def decode_bytes(payload: bytes, charset: str) -> str:
     codec: hostile mail declares ``idna``, ``rot13``, names with NUL bytes or 8-bit names."""
     try:
         codec = codecs.lookup(charset)
-        if codec._is_text_encoding:  # the same test bytes.decode makes before decoding
+        if codec._is_text_encoding and "escape" not in codec.name:
+            # (the test bytes.decode makes; Python's escape codecs read backslashes as code)
             return without_surrogates(payload.decode(codec.name, "replace"))
     except (LookupError, UnicodeError, ValueError, TypeError):
         pass
@@ -147,9 +148,21 @@ def html_to_text(markup: str) -> str:
 
 
 def content_type(part: Message) -> str:
-    """The part's MIME type, tolerating a missing ``;`` before parameters (seen in the wild)."""
+    """The part's MIME type, tolerating a missing ``;`` before parameters (seen in the wild).
+
+    Kept on the part once read: every recogniser walks the same parts, and the standard
+    library re-reads and re-parses the Content-Type field on each call."""
+    cached = part.__dict__.get(_CTYPE)
+    if cached is not None:
+        return cached
     ctype = part.get_content_type()
-    return ctype.split(None, 1)[0] if " " in ctype or "\n" in ctype or "\t" in ctype else ctype
+    if " " in ctype or "\n" in ctype or "\t" in ctype:
+        ctype = ctype.split(None, 1)[0]
+    part.__dict__[_CTYPE] = ctype
+    return ctype
+
+
+_CTYPE = "_backscatter_content_type"
 
 
 def parse_headers(text: str) -> Message:
@@ -358,7 +371,7 @@ class MessageView:
         report is still readable as text.
         """
         for part in self.parts:
-            if part.get_content_maintype() == "multipart" and isinstance(payload_of(part), str):
+            if content_type(part).startswith("multipart/") and isinstance(payload_of(part), str):
                 return decode_payload(part)[:MAX_TEXT_CHARS]
         return ""
 

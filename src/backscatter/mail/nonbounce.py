@@ -32,7 +32,7 @@ where their wording comes from:
 
 from __future__ import annotations
 
-from backscatter.mail.message import MessageView
+from backscatter.mail.message import MessageView, content_type
 from backscatter.mail.signals import auto_submitted, bounce_subject, from_mail_system
 
 _AUTO_REPLY_SUBJECTS = (
@@ -196,7 +196,7 @@ def is_read_receipt(view: MessageView, types: set[str] | None = None) -> bool:
 def _part_types(view: MessageView) -> set[str]:
     """The MIME types of the report's own parts, for the checks that look for one."""
     return (
-        {part.get_content_type() for part in view.parts} if view.message.is_multipart() else set()
+        {content_type(part) for part in view.parts} if view.message.is_multipart() else set()
     )
 
 
