@@ -34,6 +34,7 @@ def test_ten_thousand_addresses_on_one_line_parse_in_linear_time():
     took = time.perf_counter() - started
     assert bounce.is_bounce
     assert len(bounce.recipients) == MAX_RECIPIENTS  # capped, not 10,000
+    assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")  # and says so
     assert bounce.recipients[0].address == "user0@receiver.example"
     assert all(len(r.diagnostic_code or "") <= 1000 for r in bounce.recipients)
     assert took < 1.5, f"{took:.2f} s for 10,000 addresses: quadratic again?"
@@ -41,6 +42,7 @@ def test_ten_thousand_addresses_on_one_line_parse_in_linear_time():
 
 def test_a_short_list_is_read_whole():
     bounce = parse(_postfix_bounce_listing(3))
+    assert bounce.error is None
     assert [r.address for r in bounce.recipients] == [
         "user0@receiver.example",
         "user1@receiver.example",
@@ -118,6 +120,7 @@ def test_a_report_of_fifty_thousand_recipients_is_capped_and_quick():
     assert time.perf_counter() - started < 1.5
     assert bounce.format == "rfc3464"
     assert len(bounce.recipients) == MAX_RECIPIENTS
+    assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")
     assert bounce.recipients[0].address == "user0@receiver.example"
 
 
@@ -179,3 +182,4 @@ def test_an_fml_report_naming_thousands_on_one_line_is_capped_and_quick():
     bounce = parse(data)
     assert time.perf_counter() - started < 1.0
     assert bounce.format == "fml" and len(bounce.recipients) == MAX_RECIPIENTS
+    assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")

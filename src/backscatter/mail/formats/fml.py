@@ -50,7 +50,13 @@ class FML:
         if not recipients:
             return None
         returned = returned_headers(lines, copy + 1) if copy is not None else None
-        return Report(self.name, recipients=list(recipients.values()), returned=returned)
+        capped = len(recipients) >= MAX_RECIPIENTS
+        return Report(
+            self.name,
+            recipients=list(recipients.values()),
+            returned=returned,
+            recipients_capped=capped,
+        )
 
 
 RECOGNISER = FML()
