@@ -183,3 +183,25 @@ def test_an_fml_report_naming_thousands_on_one_line_is_capped_and_quick():
     assert time.perf_counter() - started < 1.0
     assert bounce.format == "fml" and len(bounce.recipients) == MAX_RECIPIENTS
     assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")
+
+
+def test_a_megabyte_received_header_in_the_returned_copy_costs_little_to_score():
+    from backscatter import Detector
+
+    received = b"Received: from a.example " + b"5.1.1 10.0.0.1 " * 200_000 + b"\n"
+    data = (
+        b"From: MAILER-DAEMON@mx.receiver.example\nTo: amy@sender.example\n"
+        b"Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+        b"--b\nContent-Type: text/plain\n\nDelivery failed.\n"
+        b"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.receiver.example\n\n"
+        b"Final-Recipient: rfc822; bob@receiver.example\nAction: failed\nStatus: 5.1.1\n\n"
+        b"--b\nContent-Type: message/rfc822\n\n"
+        + received
+        + b"From: amy@sender.example\nMessage-ID: <m1@sender.example>\n\nhello\n--b--\n"
+    )
+    detector = Detector.load()
+    started = time.perf_counter()
+    verdict = detector.score(data)
+    assert time.perf_counter() - started < 1.0
+    assert verdict.bounce.original_message_id == "m1@sender.example"
