@@ -34,6 +34,7 @@ def test_ten_thousand_addresses_on_one_line_parse_in_linear_time():
     took = time.perf_counter() - started
     assert bounce.is_bounce
     assert len(bounce.recipients) == MAX_RECIPIENTS  # capped, not 10,000
+    assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")  # and says so
     assert bounce.recipients[0].address == "user0@receiver.example"
     assert all(len(r.diagnostic_code or "") <= 1000 for r in bounce.recipients)
     assert took < 1.5, f"{took:.2f} s for 10,000 addresses: quadratic again?"
@@ -41,6 +42,7 @@ def test_ten_thousand_addresses_on_one_line_parse_in_linear_time():
 
 def test_a_short_list_is_read_whole():
     bounce = parse(_postfix_bounce_listing(3))
+    assert bounce.error is None
     assert [r.address for r in bounce.recipients] == [
         "user0@receiver.example",
         "user1@receiver.example",
@@ -118,6 +120,7 @@ def test_a_report_of_fifty_thousand_recipients_is_capped_and_quick():
     assert time.perf_counter() - started < 1.5
     assert bounce.format == "rfc3464"
     assert len(bounce.recipients) == MAX_RECIPIENTS
+    assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")
     assert bounce.recipients[0].address == "user0@receiver.example"
 
 
@@ -158,10 +161,47 @@ def test_a_content_type_folded_over_thousands_of_lines_is_cut():
     assert "MimeFieldCutDefect" in bounce.mime_defects
 
 
-def test_addresses_on_a_three_megabyte_line_are_found_in_linear_time():
+def test_addresses_are_looked_for_in_bounded_time_on_a_three_megabyte_line():
     from backscatter.mail.addresses import addresses_in_text
 
     text = "x" * 100 + " a@b.example" * 250_000
     started = time.perf_counter()
-    assert sum(1 for _ in addresses_in_text(text)) == 250_000
-    assert time.perf_counter() - started < 3.0
+    assert sum(1 for _ in addresses_in_text(text)) == (256 * 1024 - 100) // 12
+    assert sum(1 for _ in addresses_in_text("@" * 3_000_000)) == 0
+    assert time.perf_counter() - started < 1.5
+
+
+def test_an_fml_report_naming_thousands_on_one_line_is_capped_and_quick():
+    listing = " ".join(f"<user{i}@receiver.example>" for i in range(5000))
+    data = (
+        "From: list-admin@lists.sender.example\nTo: amy@sender.example\n"
+        "Subject: fml error report\nX-MLServer: fml [fml 4.0]\nMessage-ID: <1.fml@x>\n\n"
+        f"{listing}\n"
+    ).encode()
+    started = time.perf_counter()
+    bounce = parse(data)
+    assert time.perf_counter() - started < 1.0
+    assert bounce.format == "fml" and len(bounce.recipients) == MAX_RECIPIENTS
+    assert f"more than {MAX_RECIPIENTS} recipients" in (bounce.error or "")
+
+
+def test_a_megabyte_received_header_in_the_returned_copy_costs_little_to_score():
+    from backscatter import Detector
+
+    received = b"Received: from a.example " + b"5.1.1 10.0.0.1 " * 200_000 + b"\n"
+    data = (
+        b"From: MAILER-DAEMON@mx.receiver.example\nTo: amy@sender.example\n"
+        b"Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+        b"--b\nContent-Type: text/plain\n\nDelivery failed.\n"
+        b"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.receiver.example\n\n"
+        b"Final-Recipient: rfc822; bob@receiver.example\nAction: failed\nStatus: 5.1.1\n\n"
+        b"--b\nContent-Type: message/rfc822\n\n"
+        + received
+        + b"From: amy@sender.example\nMessage-ID: <m1@sender.example>\n\nhello\n--b--\n"
+    )
+    detector = Detector.load()
+    started = time.perf_counter()
+    verdict = detector.score(data)
+    assert time.perf_counter() - started < 1.0
+    assert verdict.bounce.original_message_id == "m1@sender.example"

@@ -12,7 +12,7 @@ address; the Subject ("NOT MEMBER article from ...", "Loop Alert: ...") says why
 from __future__ import annotations
 
 from backscatter.mail.addresses import addresses_in_text, normalise
-from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.base import MAX_RECIPIENTS, FoundRecipient, Report
 from backscatter.mail.formats.text import find_marker, lower_lines, returned_headers
 from backscatter.mail.message import MessageView
 
@@ -35,18 +35,28 @@ class FML:
         end = copy + 1 if copy is not None else min(len(lines), 60)
         subject = view.header("subject")
         recipients: dict[str, FoundRecipient] = {}
-        for line in lines[:end]:
+        for line, lowered_line in zip(lines[:end], lowered[:end], strict=True):
+            # Bounded per line (issue 12): a hostile line naming thousands of addresses.
+            text = line[:2000].strip()
             for address in addresses_in_text(line):
-                if f"<{address.lower()}>" in line.lower():
+                if len(recipients) >= MAX_RECIPIENTS:
+                    break
+                if f"<{address.lower()}>" in lowered_line:
                     key = normalise(address)
-                    diagnostic = f"{subject}: {line.strip()}" if subject else line.strip()
+                    diagnostic = f"{subject}: {text}" if subject else text
                     recipients.setdefault(
                         key.lower(), FoundRecipient(key, diagnostic, action="failed")
                     )
         if not recipients:
             return None
         returned = returned_headers(lines, copy + 1) if copy is not None else None
-        return Report(self.name, recipients=list(recipients.values()), returned=returned)
+        capped = len(recipients) >= MAX_RECIPIENTS
+        return Report(
+            self.name,
+            recipients=list(recipients.values()),
+            returned=returned,
+            recipients_capped=capped,
+        )
 
 
 RECOGNISER = FML()
