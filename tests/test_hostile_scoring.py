@@ -34,6 +34,12 @@ HOSTILE = {
     + b"\n",
     # UTF-7 that decodes to a lone surrogate
     "utf7_surrogate": _HEAD + b"Content-Type: text/plain; charset=utf-7\n\n" + _REPORT + b"+2L8-\n",
+    # a year no datetime can hold, in the returned original's Date (read by a feature)
+    "huge_year": _HEAD
+    + b"Content-Type: text/plain\n\n"
+    + _REPORT
+    + b"\n\n--- Below this line is a copy of the message.\n\nMessage-ID: <o1@sender.example>\n"
+    + b"Date: Mon, 16 Jun 99999999999999999999 10:00:00 +0900\nFrom: ann@sender.example\n",
 }
 
 
@@ -48,6 +54,16 @@ def test_hostile_charsets_are_scored(detector, name):
     record = verdict.to_record()
     json.dumps(record, ensure_ascii=False).encode("utf-8")  # writable as UTF-8 JSON Lines
     assert verdict.verdict != "not_bounce" or name == "idna_charset"
+
+
+def test_one_hostile_message_costs_no_other_its_verdict(detector):
+    ordinary = HOSTILE["nul_charset"].replace(b'charset="utf\x00-8"', b"charset=utf-8")
+    batch = [ordinary, HOSTILE["huge_year"], ordinary]
+    from backscatter.mail import RawMessage
+
+    verdicts = detector.score_many([RawMessage(str(i), m, len(m)) for i, m in enumerate(batch)])
+    assert [v.bounce.source for v in verdicts] == ["0", "1", "2"]
+    assert verdicts[0].verdict == verdicts[2].verdict != "not_bounce"
 
 
 def test_cli_writes_a_record_for_every_hostile_message(tmp_path):

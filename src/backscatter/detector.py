@@ -92,6 +92,11 @@ def _not_a_failure(item: Evidence) -> bool:
     )
 
 
+def _failed(item: Evidence, what: str, exc: Exception) -> Verdict:
+    error = f"{what}: {type(exc).__name__}: {exc}"[:300]
+    return Verdict(replace(item.bounce, error=item.bounce.error or error), UNKNOWN, 0.0, (error,))
+
+
 def _matched(evidence: Evidence) -> str | None:
     return evidence.sent.how if evidence.sent is not None and evidence.sent.found else None
 
@@ -158,9 +163,7 @@ class Detector:
                 with self._lock:
                     gathered.append(collect(bounce, view, self.sent_log, self.config))
             except Exception as exc:  # mail is hostile; see the docstring
-                error = f"could not gather evidence: {type(exc).__name__}: {exc}"[:300]
-                bounce = replace(bounce, error=bounce.error or error)
-                failed[index] = Verdict(bounce, UNKNOWN, 0.0, (error,))
+                failed[index] = _failed(Evidence(bounce, False), "could not gather evidence", exc)
         judged = iter(self.judge_many(gathered))
         return [failed[i] if i in failed else next(judged) for i in range(len(messages))]
 
@@ -176,19 +179,38 @@ class Detector:
                 verdicts[index] = Verdict(item.bounce, NOT_BOUNCE, 0.0, (), _matched(item))
             else:
                 scored.append(index)
+        rows, scored = self._rows(evidence, scored, verdicts)
         if scored:
-            rows = self.model.named_steps["features"].transform([evidence[i] for i in scored])
             scaled = self.scorer.scale(rows)  # once, for both uses
             probabilities = self.scorer.probabilities(scaled)
             pushes = contributions(self.weights, scaled)
             for position, index in enumerate(scored):
-                verdicts[index] = self._verdict(
-                    evidence[index],
-                    rows[position],
-                    float(probabilities[position]),
-                    pushes[position],
-                )
+                item = evidence[index]
+                try:
+                    verdicts[index] = self._verdict(
+                        item, rows[position], float(probabilities[position]), pushes[position]
+                    )
+                except Exception as exc:  # an explanation must not cost a verdict
+                    verdicts[index] = _failed(item, "could not explain the verdict", exc)
         return [v for v in verdicts if v is not None]
+
+    def _rows(
+        self, evidence: Sequence[Evidence], scored: list[int], verdicts: list[Verdict | None]
+    ) -> tuple[np.ndarray, list[int]]:
+        """Feature rows for the batch; when one message breaks a feature (hostile mail finds
+        what review misses), that message alone is ``unknown`` with the error."""
+        features = self.model.named_steps["features"]
+        try:
+            return features.transform([evidence[i] for i in scored]), scored
+        except Exception:
+            kept, rows = [], []
+            for index in scored:
+                try:
+                    rows.append(features.transform([evidence[index]])[0])
+                    kept.append(index)
+                except Exception as exc:
+                    verdicts[index] = _failed(evidence[index], "could not compute features", exc)
+            return np.array(rows).reshape(len(rows), len(CATALOG)), kept
 
     def _verdict(
         self, item: Evidence, row: np.ndarray, probability: float, pushes: np.ndarray

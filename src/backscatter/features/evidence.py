@@ -211,9 +211,9 @@ def _claims_to_be_a_bounce(view: MessageView, subject: str, text: str) -> bool:
 def _envelope_recipient(view: MessageView) -> str | None:
     """Who the bounce was delivered to: the envelope, not the (forgeable) To header."""
     for name in ("x-original-to", "delivered-to", "envelope-to", "to"):
-        found = list(addresses_in_text(view.header(name)))
-        if found:
-            return found[0]
+        first = next(addresses_in_text(view.header(name)), None)
+        if first is not None:
+            return first
     return None
 
 

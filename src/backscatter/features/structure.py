@@ -12,7 +12,7 @@ from backscatter.features.feature import Feature, flag, negative, positive
 def _date(value: str | None) -> float | None:
     try:
         return parsedate_to_datetime(value).timestamp() if value else None
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999999999
         return None
 
 
