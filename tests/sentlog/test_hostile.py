@@ -253,6 +253,8 @@ def test_a_read_only_copy_opens_for_reading_but_not_for_writing(tmp_path, tmpfs)
         SqliteSentLog(db)
     stats = run("sentlog", "stats", "--db", str(db), "--format", "json")
     assert stats.returncode == 0 and '"recipients": 50' in stats.stdout
+    score = run("score", "--sent-log", str(db), str(DATA / "sentlog" / "forwarded_bounce.eml"))
+    assert score.returncode == 0 and "the sent-log starts after" in score.stdout  # it was read
     for command in (
         ("import", "--format", "csv", str(DATA / "sentlog" / "sent.csv")),
         ("prune", "--older-than", "30d"),

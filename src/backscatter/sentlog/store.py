@@ -256,7 +256,10 @@ class SqliteSentLog:
 
     def _select(self, where: str, args: tuple[object, ...]) -> list[SentRecipient]:
         query = f"SELECT message_id, sent_at, sender, recipient, subject FROM sent WHERE {where}"
-        return [_from_row(row) for row in self._db.execute(query, args)]
+        try:
+            return [_from_row(row) for row in self._db.execute(query, args)]
+        except sqlite3.DatabaseError as exc:  # damage the check at open did not reach
+            raise self._error(exc, "cannot read sent-log") from None
 
     def coverage(self) -> tuple[datetime, datetime] | None:
         """The first and last ``sent_at`` stored (two index probes), or None when empty.
