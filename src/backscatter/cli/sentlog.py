@@ -1,4 +1,8 @@
-"""``backscatter sentlog``: import what we sent, prune it, and see what the store holds."""
+"""``backscatter sentlog``: import what we sent, prune it, check it, and see what it holds.
+
+Every failure of the store (a full disk, a damaged or read-only file) is one plain line from
+:class:`~backscatter.sentlog.SqliteSentLog`, never a traceback (issue 12).
+"""
 
 from __future__ import annotations
 
@@ -64,7 +68,9 @@ def import_command(
     typer.echo(f"read {read} recipient rows, {added} new; {tally.malformed} malformed lines")
     for example in tally.examples:
         typer.echo(f"  malformed: {example}", err=True)
-    if unreadable:
+    for stop in tally.stopped:
+        typer.echo(f"backscatter: {stop}", err=True)
+    if unreadable or tally.stopped:
         raise typer.Exit(1)
 
 
@@ -93,6 +99,27 @@ def stats_command(
         return
     for name, value in stats.items():
         typer.echo(f"{name:12} {value}")
+
+
+@sentlog_app.command("check")
+def check_command(
+    db: DbOption = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="integrity_check (also indexes against rows).")
+    ] = False,
+) -> None:
+    """Check the database file: prints ok (exit 0) or the problems SQLite finds (exit 1)."""
+    path = db or default_path()
+    if not path.is_file():
+        raise BackscatterError(f"no sent-log at {path}")
+    with SqliteSentLog.open_unchecked(path) as store:
+        problems = store.check(full=full)
+    if problems == ["ok"]:
+        typer.echo("ok")
+        return
+    for problem in problems:
+        typer.echo(problem)
+    raise typer.Exit(1)
 
 
 def parse_age(text: str) -> timedelta:

@@ -85,27 +85,92 @@ class SqliteSentLog:
     """The embedded default store (one file, safe for one writer and many readers)."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        """Open the store; an existing file is checked first (``PRAGMA quick_check``, about
+        0.2 s per million rows) so that a damaged one is one plain error at open, not a
+        traceback halfway through a command (issue 12)."""
         self.path = Path(path)
+        self.readonly = readonly
         try:
+            existed = self.path.is_file() and self.path.stat().st_size > 0
             if readonly:
-                if not self.path.is_file():
-                    raise BackscatterError(f"no sent-log at {self.path}")
-                uri = f"file:{self.path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+                self._db = self._open_readonly()
             else:
+                self._refuse_readonly_place()
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                if existed:
+                    self._check()
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
             self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if readonly:
+                self._check()
         except sqlite3.DatabaseError as exc:
-            raise BackscatterError(f"cannot open sent-log {self.path}: {exc}") from None
+            raise self._error(exc, "cannot open sent-log") from None
         except OSError as exc:
             raise BackscatterError(f"cannot open sent-log {self.path}: {exc.strerror}") from None
         self._writes = 0
         self._span: tuple[datetime, datetime] | None = None
         self._span_version: tuple[int, int] | None = None
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """``mode=ro``; ``immutable=1`` as well where the directory is not writable, since
+        a WAL store read in place otherwise needs its -shm side file (a read-only copy)."""
+        if not self.path.is_file():
+            raise BackscatterError(f"no sent-log at {self.path}")
+        immutable = not _writable(self.path.parent)
+        uri = f"{self.path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+
+    def _refuse_readonly_place(self) -> None:
+        """A writing command on a read-only store says so, before SQLite half-opens it."""
+        target = self.path if self.path.exists() else self.path.parent
+        if target.exists() and not _writable(target):
+            raise BackscatterError(f"sent-log {self.path} is read-only: cannot write to it")
+
+    def _check(self) -> None:
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise BackscatterError(self._damaged())
+
+    def _damaged(self) -> str:
+        return f"sent-log DB is damaged: run `backscatter sentlog check --db {self.path}`"
+
+    def _error(self, exc: sqlite3.DatabaseError, doing: str) -> BackscatterError:
+        """One plain line for what SQLite reports: a full disk, a read-only store, damage."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code == sqlite3.SQLITE_FULL:
+            return BackscatterError(
+                f"{doing} {self.path}: the disk is full (the unfinished batch was rolled back)"
+            )
+        if (code or 0) & 0xFF == sqlite3.SQLITE_READONLY:  # extended codes keep the base
+            return BackscatterError(f"sent-log {self.path} is read-only: cannot write to it")
+        if (code or 0) & 0xFF == sqlite3.SQLITE_CORRUPT:
+            return BackscatterError(self._damaged())
+        return BackscatterError(f"{doing} {self.path}: {exc}")
+
+    def check(self, full: bool = False) -> list[str]:
+        """``PRAGMA quick_check`` (or ``integrity_check``): ``["ok"]`` or the problems found
+        (at most 100)."""
+        pragma = "integrity_check" if full else "quick_check"
+        try:
+            return [str(row[0]) for row in self._db.execute(f"PRAGMA {pragma}(100)")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+
+    @classmethod
+    def open_unchecked(cls, path: str | os.PathLike[str]) -> SqliteSentLog:
+        """Read-only, without the check at open: for ``sentlog check`` to report what is
+        wrong rather than refuse."""
+        store = cls.__new__(cls)
+        store.path, store.readonly = Path(path), True
+        try:
+            store._db = store._open_readonly()
+        except sqlite3.DatabaseError as exc:
+            raise BackscatterError(f"cannot open sent-log {store.path}: {exc}") from None
+        store._writes, store._span, store._span_version = 0, None, None
+        return store
 
     def close(self) -> None:
         self._db.close()
@@ -132,14 +197,17 @@ class SqliteSentLog:
 
     def _insert(self, batch: list[tuple[object, ...]]) -> int:
         self._writes += 1
-        with self._db:
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO sent (message_id, sent_at, sender, recipient, subject) "
-                "VALUES (?, ?, ?, ?, ?)",
-                batch,
-            )
-            return self._db.total_changes - before
+        try:
+            with self._db:  # one transaction per batch: rolled back whole on any error
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO sent (message_id, sent_at, sender, recipient, subject) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    batch,
+                )
+                return self._db.total_changes - before
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc, "cannot write sent-log") from None
 
     def by_message_id(self, message_id: str) -> list[SentRecipient]:
         return self.by_message_ids([message_id])
@@ -188,7 +256,10 @@ class SqliteSentLog:
 
     def _select(self, where: str, args: tuple[object, ...]) -> list[SentRecipient]:
         query = f"SELECT message_id, sent_at, sender, recipient, subject FROM sent WHERE {where}"
-        return [_from_row(row) for row in self._db.execute(query, args)]
+        try:
+            return [_from_row(row) for row in self._db.execute(query, args)]
+        except sqlite3.DatabaseError as exc:  # damage the check at open did not reach
+            raise self._error(exc, "cannot read sent-log") from None
 
     def coverage(self) -> tuple[datetime, datetime] | None:
         """The first and last ``sent_at`` stored (two index probes), or None when empty.
@@ -206,20 +277,26 @@ class SqliteSentLog:
 
     def prune(self, before: datetime) -> int:
         self._writes += 1
-        with self._db:
-            return self._db.execute(
-                "DELETE FROM sent WHERE sent_at < ?", (_seconds(before),)
-            ).rowcount
+        try:
+            with self._db:
+                return self._db.execute(
+                    "DELETE FROM sent WHERE sent_at < ?", (_seconds(before),)
+                ).rowcount
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc, "cannot prune sent-log") from None
 
     def stats(self) -> dict[str, object]:
         """Counts and span. ``recipients`` counts rows that name one; ``id_only`` the rows
         that know only a Message-ID; ``messages`` the distinct messages of both kinds."""
-        messages, recipients, id_only = self._db.execute(
-            "SELECT count(DISTINCT COALESCE(message_id, sender || sent_at)), "
-            "count(*) FILTER (WHERE recipient != ''), count(*) FILTER (WHERE recipient = '') "
-            "FROM sent"
-        ).fetchone()
-        span = self.coverage()
+        try:
+            messages, recipients, id_only = self._db.execute(
+                "SELECT count(DISTINCT COALESCE(message_id, sender || sent_at)), "
+                "count(*) FILTER (WHERE recipient != ''), count(*) FILTER (WHERE recipient = '') "
+                "FROM sent"
+            ).fetchone()
+            span = self.coverage()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc, "cannot read sent-log") from None
         return {
             "messages": messages,
             "recipients": recipients,
@@ -228,6 +305,16 @@ class SqliteSentLog:
             "last_sent": span[1].isoformat() if span else None,
             "span_days": round((span[1] - span[0]).total_seconds() / 86400, 1) if span else 0.0,
         }
+
+
+def _writable(path: Path) -> bool:
+    """Whether we may write here: the permission bits (``os.access``, which root passes)
+    and a file system mounted read-only (which stops root too)."""
+    try:
+        read_only_mount = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only_mount = False
+    return os.access(path, os.W_OK) and not read_only_mount
 
 
 def _seconds(moment: datetime) -> int:

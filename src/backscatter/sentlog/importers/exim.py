@@ -50,7 +50,7 @@ class _Arrival:
 
 def read_exim(path: str, tally: Tally, progress: Progress | None = None) -> Iterator[SentRecipient]:
     arrivals: OrderedDict[str, _Arrival] = OrderedDict()
-    for number, line in enumerate(text_lines(path, progress), 1):
+    for number, line in enumerate(text_lines(path, tally, progress), 1):
         match = _LINE.match(line.rstrip("\n"))
         if match is None:
             done = _DONE.match(line) if " Completed" in line else None

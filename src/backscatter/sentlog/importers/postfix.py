@@ -56,7 +56,7 @@ def read_postfix(
     queue: OrderedDict[str, _Queued] = OrderedDict()
     zone = zone or datetime.now().astimezone().tzinfo or UTC
     clock = _SyslogClock((now or datetime.now(UTC)).astimezone(zone))
-    for number, line in enumerate(text_lines(path, progress), 1):
+    for number, line in enumerate(text_lines(path, tally, progress), 1):
         if "postfix" not in line:
             continue
         match = _LINE.match(line)
