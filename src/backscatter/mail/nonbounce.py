@@ -195,9 +195,7 @@ def is_read_receipt(view: MessageView, types: set[str] | None = None) -> bool:
 
 def _part_types(view: MessageView) -> set[str]:
     """The MIME types of the report's own parts, for the checks that look for one."""
-    return (
-        {content_type(part) for part in view.parts} if view.message.is_multipart() else set()
-    )
+    return {content_type(part) for part in view.parts} if view.message.is_multipart() else set()
 
 
 def is_challenge(view: MessageView) -> bool:
