@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from backscatter.features import CATALOG, Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
-from backscatter.model.explain import contributions, explain, mean_weights
+from backscatter.model.explain import contributions, explain, mean_weights, outside_sent_log
 from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SqliteSentLog
@@ -69,6 +69,11 @@ class Verdict:
     matched: str | None = None  # how the sent-log matched, if it did
     coverage: str | None = None  # covered, before_log, after_log, undated; None: no sent-log
 
+    @property
+    def outside_sent_log(self) -> bool:
+        """A sent-log was given but cannot speak for this bounce (undated, or outside its span)."""
+        return outside_sent_log(self.coverage) is not None
+
     def to_record(self) -> dict[str, Any]:
         record = self.bounce.to_record()
         record.update(
@@ -99,15 +104,6 @@ def _failed(item: Evidence, what: str, exc: Exception) -> Verdict:
 
 def _matched(evidence: Evidence) -> str | None:
     return evidence.sent.how if evidence.sent is not None and evidence.sent.found else None
-
-
-_OUTSIDE = {
-    "before_log": "the sent-log starts after the original was sent: no evidence either way",
-    "after_log": "the sent-log ends before the original was sent (is it still fed?): "
-    "no evidence either way",
-    "undated": "neither the bounce nor its original is dated: the sent-log cannot say "
-    "whether it covers it",
-}
 
 
 class Detector:
@@ -230,8 +226,9 @@ class Detector:
         else:
             verdict = GENUINE
         coverage = item.sent.coverage if item.sent is not None else None
-        if coverage in _OUTSIDE:
-            sentences = [*sentences[:2], _OUTSIDE[coverage]]
+        note = outside_sent_log(coverage)
+        if note:
+            sentences = [*sentences[:2], note]
         return Verdict(
             item.bounce, verdict, probability, tuple(sentences), _matched(item), coverage
         )

@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -54,8 +55,7 @@ def score_command(
     span = detector.sent_log.coverage() if detector.sent_log is not None else None
     workers = jobs if jobs > 0 else _auto_jobs(paths)
     failures: list[SourceError] = []
-    tally: Counter[str] = Counter()
-    hard: set[str] = set()
+    summary = _Summary()
     batches = _batches(paths, failures)
     if workers > 1:
         detector.close()
@@ -64,21 +64,20 @@ def score_command(
         verdicts = (v for batch in batches for v in detector.score_many(batch))
     with ExitStack() as stack:
         out = _open_output(output, stack)
-        VERDICT_WRITERS[output_format.value](_records(verdicts, tally, hard), out)
+        VERDICT_WRITERS[output_format.value](_records(verdicts, summary), out)
     detector.close()
-    outside = tally.pop(_OUTSIDE_LOG, 0)
-    skipped = tally.pop(_SKIPPED, 0)
+    tally = summary.verdicts
     counts = ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
     typer.echo(
         f"{sum(tally.values())} messages: {counts}; "
-        f"{len(hard)} hard-bounced recipients in genuine bounces"
-        + (f"; {skipped} file(s) skipped, not mail" if skipped else ""),
+        f"{len(summary.hard)} hard-bounced recipients in genuine bounces"
+        + (f"; {summary.skipped} file(s) skipped, not mail" if summary.skipped else ""),
         err=True,
     )
-    if outside:
+    if summary.outside:
         starts = f" (it covers {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d})" if span else " (empty)"
         typer.echo(
-            f"warning: {outside} bounce(s) undated or outside the sent-log's span{starts}: "
+            f"warning: {summary.outside} bounce(s) undated or outside the sent-log's span{starts}: "
             "for them it is no evidence either way",
             err=True,
         )
@@ -93,8 +92,6 @@ def score_command(
 
 
 _BATCH = 256
-_SKIPPED = "skipped"
-_OUTSIDE_LOG = "outside the sent-log"
 _LARGE_INPUT = 50 * 1024 * 1024
 
 
@@ -127,20 +124,29 @@ def _batches(paths: list[str], failures: list[SourceError]) -> Iterator[list[Raw
         yield batch
 
 
-def _records(verdicts: Iterator[Verdict], tally: Counter[str], hard: set[str]) -> Iterator[Record]:
+@dataclass
+class _Summary:
+    """What the closing line on standard error reports."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    hard: set[str] = field(default_factory=set)  # hard-bounced recipients of genuine bounces
+    skipped: int = 0  # files that are not mail
+    outside: int = 0  # bounces the sent-log cannot speak for
+
+
+def _records(verdicts: Iterator[Verdict], summary: _Summary) -> Iterator[Record]:
     progress = _Progress() if sys.stderr.isatty() else None
     for verdict in verdicts:
         if not verdict.bounce.is_mail:
-            tally[_SKIPPED] += 1
+            summary.skipped += 1
             typer.echo(
                 f"backscatter: skipped {verdict.bounce.source}: not an e-mail message", err=True
             )
             continue
-        tally[verdict.verdict] += 1
-        if verdict.coverage in ("before_log", "after_log", "undated"):
-            tally[_OUTSIDE_LOG] += 1
+        summary.verdicts[verdict.verdict] += 1
+        summary.outside += verdict.outside_sent_log
         if verdict.verdict == GENUINE:
-            hard.update(r.address for r in verdict.bounce.recipients if r.hard)
+            summary.hard.update(r.address for r in verdict.bounce.recipients if r.hard)
         if progress is not None:
             progress.step()
         yield verdict.to_record()

@@ -96,6 +96,22 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
 }
 
 
+# What a sent-log's coverage means when it cannot speak for a bounce (see SentMatch.coverage).
+_OUTSIDE_SENT_LOG = {
+    "before_log": "the sent-log starts after the original was sent: no evidence either way",
+    "after_log": "the sent-log ends before the original was sent (is it still fed?): "
+    "no evidence either way",
+    "undated": "neither the bounce nor its original is dated: the sent-log cannot say "
+    "whether it covers it",
+}
+
+
+def outside_sent_log(coverage: str | None) -> str | None:
+    """The sentence for a sent-log that cannot speak for a bounce; None when it can (or when
+    there is no sent-log at all)."""
+    return _OUTSIDE_SENT_LOG.get(coverage or "")
+
+
 def mean_weights(model: Pipeline) -> np.ndarray:
     """The calibrated folds' logistic weights, averaged: how hard each scaled feature pushes."""
     calibrated = model.named_steps["classifier"]
