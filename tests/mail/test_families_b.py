@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from backscatter import parse
 from tests.conftest import parse_fixture
 from tests.mail import ANATOMY, check_added_modules, check_anatomy
 
@@ -238,9 +239,7 @@ def test_every_added_module_has_a_fixture():
     check_added_modules(ADDED_MODULES, BOUNCES)
 
 
-def test_esp_post_without_failures_is_not_a_bounce(tmp_path):
-    from backscatter import parse
-
+def test_esp_post_without_failures_is_not_a_bounce():
     post = b'[{"email": "a@receiver.example", "event": "delivered", "sg_event_id": "x"}]'
     bounce = parse(post, "delivered.json")
     assert not bounce.is_bounce
@@ -249,16 +248,12 @@ def test_esp_post_without_failures_is_not_a_bounce(tmp_path):
 
 
 def test_json_that_no_family_reads_is_still_reported_as_not_mail():
-    from backscatter import parse
-
     bounce = parse(b'{"hello": "world"}', "other.json")
     assert not bounce.is_bounce
     assert bounce.error == "no header fields: not an e-mail message"
 
 
 def test_gmail_delay_heading_is_a_delay():
-    from backscatter import parse
-
     fixture = parse_fixture("formats/gmail_workspace_not_delivered.eml")
     assert fixture.recipients[0].action == "failed"
     raw = (
