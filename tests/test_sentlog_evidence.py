@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from backscatter.detector import Detector
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentRecipient, SqliteSentLog
@@ -49,12 +47,6 @@ def unrelated(start: datetime, days: int) -> list[SentRecipient]:
         )
         for n in range(days * 4)
     ]
-
-
-@pytest.fixture
-def store(tmp_path):
-    with SqliteSentLog(tmp_path / "sent.db") as opened:
-        yield opened
 
 
 def detector(store: SqliteSentLog) -> Detector:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import parse_fixture
+from tests.mail import ANATOMY, check_added_modules, check_anatomy
 
 # fixture, format, [(address, status, reason, hard)], original Message-ID
 BOUNCES = [
@@ -251,22 +252,15 @@ BOUNCES = [
 ADDED_FAMILIES = ("mdaemon", "messagingserver", "imail", "mailmarshal", "hmailserver", "fml")
 
 
-@pytest.mark.parametrize(("name", "family", "recipients", "message_id"), BOUNCES)
+@pytest.mark.parametrize(ANATOMY, BOUNCES)
 def test_family_anatomy(name, family, recipients, message_id):
-    bounce = parse_fixture(f"formats/{name}")
-    assert bounce.is_bounce
-    assert bounce.format == family
-    found = [(r.address, r.status, r.reason, r.hard) for r in bounce.recipients]
-    assert found == recipients
-    assert bounce.original_message_id == message_id
-    assert bounce.error is None
+    check_anatomy(parse_fixture(f"formats/{name}"), family, recipients, message_id)
 
 
 def test_every_added_family_is_registered_and_has_a_fixture():
     from backscatter.mail.formats import FAMILIES
 
-    assert set(ADDED_FAMILIES) <= set(FAMILIES)
-    assert set(ADDED_FAMILIES) <= {family for _, family, _, _ in BOUNCES}
+    check_added_modules(ADDED_FAMILIES, BOUNCES)
     assert FAMILIES.index("hmailserver") < FAMILIES.index("exchange")
 
 

@@ -7,11 +7,11 @@ reads it fully: the ``format`` column says which one answers.
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
+from backscatter import parse
 from tests.conftest import parse_fixture
+from tests.mail import ANATOMY, check_added_modules, check_anatomy
 
 # fixture, format, [(address, status, reason, hard)], original Message-ID
 BOUNCES = [
@@ -230,29 +230,16 @@ BOUNCES = [
 ADDED_MODULES = ("verizon", "googlegroups", "sendgrid", "mailgun", "postmark", "sparkpost")
 
 
-@pytest.mark.parametrize(("name", "family", "recipients", "message_id"), BOUNCES)
+@pytest.mark.parametrize(ANATOMY, BOUNCES)
 def test_bounce_anatomy(name, family, recipients, message_id):
-    bounce = parse_fixture(f"formats/{name}")
-    assert bounce.is_bounce
-    assert bounce.format == family
-    found = [(r.address, r.status, r.reason, r.hard) for r in bounce.recipients]
-    assert found == recipients
-    assert bounce.original_message_id == message_id
-    assert bounce.error is None
+    check_anatomy(parse_fixture(f"formats/{name}"), family, recipients, message_id)
 
 
 def test_every_added_module_has_a_fixture():
-    from backscatter.mail.formats import FAMILIES
-
-    for module in ADDED_MODULES:
-        assert module in FAMILIES
-        assert importlib.import_module(f"backscatter.mail.formats.{module}").RECOGNISER
-    assert set(ADDED_MODULES) <= {family for _, family, _, _ in BOUNCES}
+    check_added_modules(ADDED_MODULES, BOUNCES)
 
 
-def test_esp_post_without_failures_is_not_a_bounce(tmp_path):
-    from backscatter import parse
-
+def test_esp_post_without_failures_is_not_a_bounce():
     post = b'[{"email": "a@receiver.example", "event": "delivered", "sg_event_id": "x"}]'
     bounce = parse(post, "delivered.json")
     assert not bounce.is_bounce
@@ -261,16 +248,12 @@ def test_esp_post_without_failures_is_not_a_bounce(tmp_path):
 
 
 def test_json_that_no_family_reads_is_still_reported_as_not_mail():
-    from backscatter import parse
-
     bounce = parse(b'{"hello": "world"}', "other.json")
     assert not bounce.is_bounce
     assert bounce.error == "no header fields: not an e-mail message"
 
 
 def test_gmail_delay_heading_is_a_delay():
-    from backscatter import parse
-
     fixture = parse_fixture("formats/gmail_workspace_not_delivered.eml")
     assert fixture.recipients[0].action == "failed"
     raw = (

@@ -10,13 +10,12 @@ quoting them.
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from backscatter import parse
 from backscatter.mail import status
 from tests.conftest import parse_fixture
+from tests.mail import ANATOMY, check_added_modules, check_anatomy
 
 # fixture, format, [(address, status, reason, hard)], original Message-ID
 BOUNCES = [
@@ -104,25 +103,13 @@ BOUNCES = [
 ADDED_MODULES = ("netease",)
 
 
-@pytest.mark.parametrize(("name", "family", "recipients", "message_id"), BOUNCES)
+@pytest.mark.parametrize(ANATOMY, BOUNCES)
 def test_bounce_anatomy(name, family, recipients, message_id):
-    bounce = parse_fixture(f"formats/{name}")
-    assert bounce.is_bounce
-    assert bounce.format == family
-    found = [(r.address, r.status, r.reason, r.hard) for r in bounce.recipients]
-    assert found == recipients
-    assert bounce.original_message_id == message_id
-    assert bounce.error is None
+    check_anatomy(parse_fixture(f"formats/{name}"), family, recipients, message_id)
 
 
 def test_every_added_module_has_a_fixture():
-    from backscatter.mail.formats import FAMILIES
-
-    for module in ADDED_MODULES:
-        assert module in FAMILIES
-        assert FAMILIES.index(module) < FAMILIES.index("generic")
-        assert importlib.import_module(f"backscatter.mail.formats.{module}").RECOGNISER
-    assert set(ADDED_MODULES) <= {family for _, family, _, _ in BOUNCES}
+    check_added_modules(ADDED_MODULES, BOUNCES)
 
 
 @pytest.mark.parametrize(

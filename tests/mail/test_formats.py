@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import parse_fixture
+from tests.mail import ANATOMY, check_anatomy, check_not_a_bounce
 
 # fixture, format, [(address, status, reason, hard)], original Message-ID
 BOUNCES = [
@@ -135,23 +136,14 @@ NOT_BOUNCES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "family", "recipients", "message_id"), BOUNCES)
+@pytest.mark.parametrize(ANATOMY, BOUNCES)
 def test_bounce_anatomy(name, family, recipients, message_id):
-    bounce = parse_fixture(f"formats/{name}")
-    assert bounce.is_bounce
-    assert bounce.format == family
-    found = [(r.address, r.status, r.reason, r.hard) for r in bounce.recipients]
-    assert found == recipients
-    assert bounce.original_message_id == message_id
-    assert bounce.error is None
+    check_anatomy(parse_fixture(f"formats/{name}"), family, recipients, message_id)
 
 
 @pytest.mark.parametrize(("name", "family"), NOT_BOUNCES)
 def test_not_a_bounce(name, family):
-    bounce = parse_fixture(f"formats/{name}")
-    assert not bounce.is_bounce
-    assert bounce.format == family
-    assert bounce.recipients == ()
+    check_not_a_bounce(parse_fixture(f"formats/{name}"), family)
 
 
 def test_dsn_fields_are_kept():

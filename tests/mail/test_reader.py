@@ -11,6 +11,7 @@ import pytest
 from backscatter import parse
 from backscatter.mail.formats import FAMILIES, registry
 from tests.conftest import DATA, parse_fixture
+from tests.mail import check_anatomy, check_not_a_bounce
 
 READER_ONLY = registry(["rfc3464", "generic"])
 
@@ -84,18 +85,12 @@ NOT_BOUNCES = [
 def test_unknown_mta_bounce(name, recipients, message_id, recognisers):
     data = (DATA / "reader" / name).read_bytes()
     bounce = parse(data, name) if recognisers is None else parse(data, name, recognisers)
-    assert bounce.is_bounce
-    assert bounce.format == "generic"
-    assert [(r.address, r.status, r.reason, r.hard) for r in bounce.recipients] == recipients
-    assert bounce.original_message_id == message_id
+    check_anatomy(bounce, "generic", recipients, message_id)
 
 
 @pytest.mark.parametrize(("name", "kind"), NOT_BOUNCES)
 def test_look_alike_is_not_a_bounce(name, kind):
-    bounce = parse_fixture(f"reader/{name}")
-    assert not bounce.is_bounce
-    assert bounce.format == kind
-    assert bounce.recipients == ()
+    check_not_a_bounce(parse_fixture(f"reader/{name}"), kind)
 
 
 FAMILY_FIXTURES = [

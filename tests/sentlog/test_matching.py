@@ -9,18 +9,12 @@ import pytest
 
 from backscatter import parse
 from backscatter.mail.identifiers import message_ids_in_text
-from backscatter.sentlog import SentRecipient, SqliteSentLog, match_bounce
+from backscatter.sentlog import SentRecipient, match_bounce
 from tests.conftest import DATA, parse_fixture
 
 # postfix_dsn_user_unknown.eml: Date Mon, 3 Mar 2025 10:15:02 +0100, returns
 # <quarterly-2025-03@sender.example> sent to nobody@receiver.example
 BOUNCE_AT = datetime(2025, 3, 3, 9, 15, 2, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path):
-    with SqliteSentLog(tmp_path / "sent.db") as opened:
-        yield opened
 
 
 def sent(message_id, recipient, hours_before, sender="alice@sender.example"):
