@@ -36,7 +36,6 @@ from backscatter.mail.formats.text import (
 )
 from backscatter.mail.message import MessageView, header_text
 from backscatter.mail.signals import (
-    BOUNCE_SUBJECTS,
     DAEMON_LOCALS,
     FAILURE_PHRASES,
     bounce_subject,
@@ -46,18 +45,7 @@ from backscatter.mail.signals import (
     states_failure,
 )
 
-__all__ = [
-    "BOUNCE_SUBJECTS",
-    "DAEMON_LOCALS",
-    "RECOGNISER",
-    "addressed_in",
-    "bounce_subject",
-    "from_mail_system",
-    "has_mail_system_signature",
-    "null_sender",
-    "returned_recipients",
-    "states_failure",
-]
+__all__ = ["RECOGNISER", "addressed_in", "has_mail_system_signature", "returned_recipients"]
 
 #: Local parts of senders that look like a system rather than a person; with a bounce
 #: subject they sign a report (smaller MTAs and providers send from such addresses).

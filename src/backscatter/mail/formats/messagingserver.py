@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
-from backscatter.mail.formats.generic import from_mail_system, null_sender
 from backscatter.mail.formats.text import find_marker, is_delay_warning, lower_lines
 from backscatter.mail.message import MessageView
+from backscatter.mail.signals import from_mail_system, null_sender
 
 _SUN = "this report relates to a message you sent with the following header fields"
 _NETSCAPE = "this message was undeliverable due to the following reason"
