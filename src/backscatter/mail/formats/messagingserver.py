@@ -48,8 +48,7 @@ class MessagingServer:
         head = view.plain_text_head
         if _SUN not in head and _NETSCAPE not in head:
             return None
-        lines, lowered = lower_lines(view.plain_text)
-        lines, lowered = lines[:_MAX_LINES], lowered[:_MAX_LINES]
+        lines, lowered = lower_lines(view.plain_text, _MAX_LINES)
         if _SUN in head:
             recipients = _sun(lines, lowered)
         elif _from_the_mail_system(view):

@@ -99,8 +99,9 @@ _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daem
 LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
 
-def lower_lines(text: str) -> tuple[list[str], list[str]]:
-    lines = text.splitlines()
+def lower_lines(text: str, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """The text's lines and their lower-cased copies (the first ``limit`` lines when given)."""
+    lines = text.splitlines()[:limit]
     return lines, [line.lower() for line in lines]
 
 
