@@ -41,6 +41,7 @@ from backscatter.mail.signals import (
     FAILURE_PHRASES,
     bounce_subject,
     from_mail_system,
+    is_report,
     mail_system_speaking,
     null_sender,
     states_failure,
@@ -119,7 +120,7 @@ def _weakly_signed(view: MessageView) -> bool:
     return not (
         message.get("x-failed-recipients")
         or from_mail_system(view)
-        or view.content_type == "multipart/report"
+        or is_report(view)
         or (bounce_subject(view) and (null_sender(view) or system_looking_sender(view)))
     )
 
