@@ -263,6 +263,10 @@ def any_of(*detectors: Predicate) -> Predicate:
     return lambda view: any(d(view) for d in detectors)
 
 
+def all_of(*detectors: Predicate) -> Predicate:
+    return lambda view: all(d(view) for d in detectors)
+
+
 def is_delay_warning(text: str) -> bool:
     """True when the whole report is a delay warning rather than a failure."""
     lowered = text[:8000].lower()
