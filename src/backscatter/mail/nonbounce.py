@@ -169,9 +169,9 @@ def is_mta_notice(view: MessageView) -> bool:
     return subject.startswith(_MTA_NOTICE_SUBJECTS)
 
 
-def is_feedback_report(view: MessageView, types: set[str] | None = None) -> bool:
-    """A feedback-loop complaint report (RFC 5965 ARF, Microsoft JMRP, AOL/Yahoo text FBLs)."""
-    types = _part_types(view) if types is None else types
+def is_feedback_report(view: MessageView, types: set[str]) -> bool:
+    """A feedback-loop complaint report (RFC 5965 ARF, Microsoft JMRP, AOL/Yahoo text FBLs);
+    ``types`` are the report's part types (_part_types)."""
     if view.report_type == "feedback-report" or "message/feedback-report" in types:
         return True
     if view.message.get("x-hmxmroriginalrecipient"):
@@ -185,12 +185,12 @@ def is_feedback_report(view: MessageView, types: set[str] | None = None) -> bool
     return any(phrase in head for phrase in _FEEDBACK_TEXT)
 
 
-def is_read_receipt(view: MessageView, types: set[str] | None = None) -> bool:
+def is_read_receipt(view: MessageView, types: set[str]) -> bool:
     """A message disposition notification (RFC 8098): a read receipt, not a failure."""
-    if view.report_type == "disposition-notification":
-        return True
-    types = _part_types(view) if types is None else types
-    return "message/disposition-notification" in types
+    return (
+        view.report_type == "disposition-notification"
+        or "message/disposition-notification" in types
+    )
 
 
 def _part_types(view: MessageView) -> set[str]:

@@ -37,12 +37,12 @@ _ENHANCED = re.compile(r"(?<![\w./-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)
 _QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"(?<![\w.:/#\[=-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)
 
-# Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
 #: How far into a diagnostic its codes are looked for. A server states its code at the start
 #: of its reply; the parser keeps 1,000 characters of a diagnostic anyway, and a bound keeps
 #: the work per recipient constant when a report lists thousands of them on one line.
 SCAN_LIMIT = 2000
 
+# Reply codes whose meaning is specific enough to name a detail code (RFC 5321 4.2.2).
 _REPLY_DETAIL = {"552": "2.2", "553": "1.3", "551": "1.1", "452": "2.2", "421": "4.2"}
 
 # Provider reply codes and wordings whose meaning the words alone get wrong; tried before

@@ -21,7 +21,7 @@ from email.message import Message
 
 from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
-from backscatter.mail.formats.generic import addressed_in, from_mail_system
+from backscatter.mail.formats.generic import addressed_in
 from backscatter.mail.formats.text import (
     RETURNED_MARKERS,
     TextFormat,
@@ -33,6 +33,7 @@ from backscatter.mail.formats.text import (
     returned_headers,
 )
 from backscatter.mail.message import MessageView, header_text
+from backscatter.mail.signals import from_mail_system
 
 _DELIVER = TextFormat(
     "exim",

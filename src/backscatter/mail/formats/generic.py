@@ -26,6 +26,7 @@ from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
 from backscatter.mail.formats.text import (
+    LIST_PUNCTUATION,
     RETURNED_MARKERS,
     TextFormat,
     find_marker,
@@ -36,28 +37,17 @@ from backscatter.mail.formats.text import (
 )
 from backscatter.mail.message import MessageView, header_text
 from backscatter.mail.signals import (
-    BOUNCE_SUBJECTS,
     DAEMON_LOCALS,
     FAILURE_PHRASES,
     bounce_subject,
     from_mail_system,
+    is_report,
     mail_system_speaking,
     null_sender,
     states_failure,
 )
 
-__all__ = [
-    "BOUNCE_SUBJECTS",
-    "DAEMON_LOCALS",
-    "RECOGNISER",
-    "addressed_in",
-    "bounce_subject",
-    "from_mail_system",
-    "has_mail_system_signature",
-    "null_sender",
-    "returned_recipients",
-    "states_failure",
-]
+__all__ = ["RECOGNISER", "addressed_in", "has_mail_system_signature", "returned_recipients"]
 
 #: Local parts of senders that look like a system rather than a person; with a bounce
 #: subject they sign a report (smaller MTAs and providers send from such addresses).
@@ -85,16 +75,16 @@ _RULE_CHARS = frozenset("-_=*~+#")
 _SEPARATOR_REACH = 4
 _ABOVE = 12
 _MAX_LOOK_ABOVE = 20
-_LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
 
 def system_looking_sender(view: MessageView) -> bool:
     """The From's local part is a system's (``mailer@``, ``bounce@``), not a person's."""
-    for address in header_addresses(view.header("from")):
-        local = address.split("@", 1)[0].lower()
-        if local in _SYSTEM_LOCALS or local in DAEMON_LOCALS:
-            return True
-    return False
+    return any(local in _SYSTEM_LOCALS or local in DAEMON_LOCALS for local in _from_locals(view))
+
+
+def _from_locals(view: MessageView) -> list[str]:
+    """The lower-cased local parts of the From addresses."""
+    return [address.split("@", 1)[0].lower() for address in header_addresses(view.header("from"))]
 
 
 def has_mail_system_signature(view: MessageView) -> bool:
@@ -117,10 +107,7 @@ def report_text(view: MessageView) -> str | None:
 
 
 def _daemon_address(view: MessageView) -> bool:
-    return any(
-        address.split("@", 1)[0].lower() in DAEMON_LOCALS
-        for address in header_addresses(view.header("from"))
-    )
+    return any(local in DAEMON_LOCALS for local in _from_locals(view))
 
 
 def _weakly_signed(view: MessageView) -> bool:
@@ -133,7 +120,7 @@ def _weakly_signed(view: MessageView) -> bool:
     return not (
         message.get("x-failed-recipients")
         or from_mail_system(view)
-        or view.content_type == "multipart/report"
+        or is_report(view)
         or (bounce_subject(view) and (null_sender(view) or system_looking_sender(view)))
     )
 
@@ -258,7 +245,7 @@ def _take_statement_above(recipient: FoundRecipient, lines: list[str], index: in
     ``RCPT TO:`` (Apache James, some carriers: the error, then "Message details" with the
     envelope) is that recipient's diagnostic. True when one was found."""
     rest = lines[index].lower().replace(recipient.address.lower(), "", 1)
-    if rest.strip(_LIST_PUNCTUATION) not in ("", "rcpt to", "recipient", "to"):
+    if rest.strip(LIST_PUNCTUATION) not in ("", "rcpt to", "recipient", "to"):
         return False
     above = [text.strip() for text in lines[max(0, index - _ABOVE) : index] if text.strip()]
     for number in range(len(above)):

@@ -40,8 +40,7 @@ class MailMarshal:
         head = view.plain_text_head
         if view.text_is_html or _ERROR not in head or _AFFECTED not in head:
             return None
-        lines, lowered = lower_lines(view.plain_text)
-        lines, lowered = lines[:_MAX_LINES], lowered[:_MAX_LINES]
+        lines, lowered = lower_lines(view.plain_text, _MAX_LINES)
         error = find_marker(lowered, (_ERROR,))
         affected = find_marker(lowered, (_AFFECTED,), (error or 0) + 1)
         if error is None or affected is None:

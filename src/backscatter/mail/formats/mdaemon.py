@@ -37,8 +37,7 @@ class MDaemon:
     def recognise(self, view: MessageView) -> Report | None:
         if view.text_is_html or not _is_mdaemon(view):
             return None
-        lines, lowered = lower_lines(view.plain_text)
-        lines, lowered = lines[:_MAX_LINES], lowered[:_MAX_LINES]
+        lines, lowered = lower_lines(view.plain_text, _MAX_LINES)
         recipients = _from_transcript(lines, lowered) or _from_list(lines, lowered)
         if not recipients:
             return None

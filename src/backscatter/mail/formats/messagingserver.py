@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from backscatter.mail.addresses import addresses_in_text, normalise
 from backscatter.mail.formats.base import FoundRecipient, Report
-from backscatter.mail.formats.generic import from_mail_system, null_sender
 from backscatter.mail.formats.text import find_marker, is_delay_warning, lower_lines
 from backscatter.mail.message import MessageView
+from backscatter.mail.signals import from_mail_system, null_sender
 
 _SUN = "this report relates to a message you sent with the following header fields"
 _NETSCAPE = "this message was undeliverable due to the following reason"
@@ -48,8 +48,7 @@ class MessagingServer:
         head = view.plain_text_head
         if _SUN not in head and _NETSCAPE not in head:
             return None
-        lines, lowered = lower_lines(view.plain_text)
-        lines, lowered = lines[:_MAX_LINES], lowered[:_MAX_LINES]
+        lines, lowered = lower_lines(view.plain_text, _MAX_LINES)
         if _SUN in head:
             recipients = _sun(lines, lowered)
         elif _from_the_mail_system(view):

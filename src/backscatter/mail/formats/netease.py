@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from backscatter.mail.addresses import addresses_in_text, header_addresses
 from backscatter.mail.formats.base import FoundRecipient, Report
+from backscatter.mail.formats.text import lower_lines
 from backscatter.mail.message import MessageView
 from backscatter.mail.signals import null_sender
 
@@ -76,8 +77,7 @@ class CoremailNotice:
             return None
         if view.text_is_html and not (null_sender(view) or view.returned_part is not None):
             return None
-        lines = (view.plain_text or view.text).splitlines()[:_MAX_LINES]
-        lowered = [line.lower() for line in lines]
+        lines, lowered = lower_lines(view.plain_text or view.text, _MAX_LINES)
         if not any(_label_at(line, REASON_LABELS) >= 0 for line in lowered):
             return None
         addresses = _recipients(lines, lowered, self._own(view))

@@ -15,16 +15,13 @@
   The copy is attached as ``message/rfc822``.
 """
 
-from backscatter.mail.formats.text import TextFormat, any_of, body_says, header_says
+from backscatter.mail.formats.text import TextFormat, all_of, any_of, body_says, header_says
 
 RECOGNISER = TextFormat(
     "notes",
     detect=any_of(
         body_says("------- failure reasons"),
-        lambda view: (
-            header_says("subject", "delivery failure:")(view)
-            and body_says("was not delivered to:")(view)
-        ),
+        all_of(header_says("subject", "delivery failure:"), body_says("was not delivered to:")),
     ),
     starts=("------- failure reasons", "was not delivered to:"),
     ends=("------- returned message",),

@@ -95,11 +95,13 @@ _MAX_RECIPIENT_LINES = 25
 #: 10,000 copies of itself (issue 12).
 _MAX_DIAGNOSTIC_CHARS = 2000
 _IGNORED_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "daemon"})
-_LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
+#: What stands around an address in a list (``<a@b>:``, ``* a@b``, ``(a@b)``).
+LIST_PUNCTUATION = "<>:;,.*-•()[]\"' \t"
 
 
-def lower_lines(text: str) -> tuple[list[str], list[str]]:
-    lines = text.splitlines()
+def lower_lines(text: str, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """The text's lines and their lower-cased copies (the first ``limit`` lines when given)."""
+    lines = text.splitlines()[:limit]
     return lines, [line.lower() for line in lines]
 
 
@@ -180,7 +182,7 @@ def recipient_sections(
     for index in range(start, end):
         if len(positions) >= MAX_RECIPIENTS:
             break
-        core = len(lines[index].strip(_LIST_PUNCTUATION))
+        core = len(lines[index].strip(LIST_PUNCTUATION))
         for address in addresses_in_text(lines[index]):
             key = address.lower()
             local = key.split("@", 1)[0]
@@ -197,7 +199,7 @@ def recipient_sections(
         stop = min(following if following > index else end, index + _MAX_RECIPIENT_LINES, end)
         diagnostic = _joined(lines[index:stop])
         context = _joined(lines[max(0, start - 3, index - 6) : index])
-        if diagnostic.strip(_LIST_PUNCTUATION).lower() == address.lower() and context.strip():
+        if diagnostic.strip(LIST_PUNCTUATION).lower() == address.lower() and context.strip():
             # Lotus Notes, KDDI and others state the reason above the address (and above
             # the list's heading), not below it.
             diagnostic = " ".join(f"{context} {diagnostic}".split())
@@ -217,7 +219,7 @@ def _listed_alone(line: str, address: str) -> bool:
     Such a line names a recipient even when it is the bounce's own addressee (a message
     sent to oneself) or a postmaster address, which prose mentions are not.
     """
-    return not line.lower().replace(address.lower(), "", 1).strip(_LIST_PUNCTUATION)
+    return not line.lower().replace(address.lower(), "", 1).strip(LIST_PUNCTUATION)
 
 
 Predicate = Callable[[MessageView], bool]
@@ -259,6 +261,10 @@ def header_says(name: str, *phrases: str) -> Predicate:
 
 def any_of(*detectors: Predicate) -> Predicate:
     return lambda view: any(d(view) for d in detectors)
+
+
+def all_of(*detectors: Predicate) -> Predicate:
+    return lambda view: all(d(view) for d in detectors)
 
 
 def is_delay_warning(text: str) -> bool:

@@ -10,15 +10,12 @@ following address(es)." with the same ``<addr>:`` blocks and "--- Original messa
 that opening is qmail's too, so it is claimed here only when the From names Yahoo.
 """
 
-from backscatter.mail.formats.text import TextFormat, any_of, body_says, header_says
-from backscatter.mail.message import MessageView
+from backscatter.mail.formats.text import TextFormat, all_of, any_of, body_says, header_says
 
-_OLD_OPENING = body_says("unable to deliver message to the following address")
-_FROM_YAHOO = header_says("from", "yahoo")
-
-
-def _old_yahoo(view: MessageView) -> bool:
-    return _FROM_YAHOO(view) and _OLD_OPENING(view)
+#: The older opening is qmail's too: Yahoo's only when the From names Yahoo.
+_OLD_YAHOO = all_of(
+    header_says("from", "yahoo"), body_says("unable to deliver message to the following address")
+)
 
 
 RECOGNISER = TextFormat(
@@ -28,7 +25,7 @@ RECOGNISER = TextFormat(
             "sorry, we were unable to deliver your message to the following address",
             "this is a warning message only",
         ),
-        _old_yahoo,
+        _OLD_YAHOO,
     ),
     starts=(
         "sorry, we were unable to deliver your message",
