@@ -20,34 +20,9 @@ from backscatter.mail.anatomy import Bounce
 from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
 from backscatter.mail.identifiers import message_ids_in_text, message_ids_in_value
 from backscatter.mail.message import MessageView, header_text
-from backscatter.mail.signals import bounce_subject, from_mail_system, null_sender
+from backscatter.mail.signals import claims_to_be_a_bounce, from_mail_system, null_sender
 from backscatter.sentlog import SentLogStore, SentMatch, match_bounce
 from backscatter.sentlog.batv import BatvCheck, recognise, verify
-
-_CLAIMS = (
-    "undeliver",
-    "not delivered",
-    "delivery fail",
-    "failed to deliver",
-    "could not be delivered",
-    "returned mail",
-    "mail delivery",
-    "pending",
-    "held",
-    "quarantine",
-    "release",
-    "bounce",
-    "delivery status",
-    "non-delivery",
-    "failure notice",
-    "messages were not delivered",
-    "incoming mail",
-    "incoming messages",
-    "mailbox",
-    "email account",
-    "blocking",
-    "suspended",
-)
 
 
 @dataclass(frozen=True)
@@ -110,7 +85,7 @@ def collect(
         return Evidence(bounce=bounce, claims_bounce=False, sentlog_given=store is not None)
     subject = view.header("subject")
     report_text = _report_region(view)
-    claims = bounce.is_bounce or _claims_to_be_a_bounce(view, subject, report_text)
+    claims = bounce.is_bounce or claims_to_be_a_bounce(view, report_text)
     returned = view.attached_original
     envelope = _envelope_recipient(view)
     tagged = recognise(envelope) if envelope else None
@@ -175,37 +150,6 @@ def _report_region(view: MessageView) -> str:
     lines, lowered = lower_lines(text[:60000])
     end = find_marker(lowered, RETURNED_MARKERS)
     return "\n".join(lines[:end]) if end is not None else "\n".join(lines)
-
-
-_MAIL_SYSTEM_NAMES = (
-    "mailbox",
-    "email service",
-    "e-mail service",
-    "mail service",
-    "mail system",
-    "webmail",
-    "postmaster",
-    "mail admin",
-    "email admin",
-    "it support",
-    "helpdesk",
-    "help desk",
-    "email security",
-    "mail delivery",
-    "microsoft outlook",
-    "exchange",
-)
-
-
-def _claims_to_be_a_bounce(view: MessageView, subject: str, text: str) -> bool:
-    """The message says mail was not delivered, or speaks as the mail system itself."""
-    if bounce_subject(view) or from_mail_system(view):
-        return True
-    display = view.header("from").lower().split("<", 1)[0]
-    if any(name in display for name in _MAIL_SYSTEM_NAMES):
-        return True
-    lowered = f"{subject}\n{text[:3000]}".lower()
-    return any(phrase in lowered for phrase in _CLAIMS)
 
 
 def _envelope_recipient(view: MessageView) -> str | None:

@@ -407,6 +407,12 @@ class MessageView:
         return "\n".join(chunks)[:MAX_TEXT_CHARS]
 
     @cached_property
+    def text_head(self) -> str:
+        """The start of the readable text, HTML included, lower-cased once (list notices and
+        challenges are often HTML)."""
+        return self.text[:8000].lower()
+
+    @cached_property
     def plain_text_head(self) -> str:
         """The start of the plain report text, lower-cased once for every family's detector."""
         return self.plain_text[:20000].lower()

@@ -158,11 +158,6 @@ _LIST_TEXT = (
 )
 
 
-def _head(view: MessageView) -> str:
-    """The start of the readable text (HTML included: these notices are often HTML)."""
-    return view.text[:8000].lower()
-
-
 def is_mta_notice(view: MessageView) -> bool:
     """An MTA telling its administrator something (a frozen message, a filter error)."""
     subject = view.header("subject").lower()
@@ -216,7 +211,7 @@ def is_challenge(view: MessageView) -> bool:
     subject = view.header("subject").lower()
     if any(phrase in subject for phrase in _CR_SUBJECTS):
         return True
-    head = _head(view)
+    head = view.text_head
     return any(phrase in head for phrase in _CR_TEXT)
 
 
@@ -240,7 +235,7 @@ def is_list_notice(view: MessageView) -> bool:
     if not listed:
         return False
     subject = view.header("subject").lower()
-    head = f"{subject}\n{_head(view)}"
+    head = f"{subject}\n{view.text_head}"
     return (administrivia and not bounce_subject(view)) or any(p in head for p in _LIST_TEXT)
 
 

@@ -294,3 +294,62 @@ def states_failure(text: str | None) -> bool:
         or status_codes.reply_code(text)
         or status_codes.classify_reason(text, None) != status_codes.OTHER
     )
+
+
+#: Words a message uses when it claims mail was not delivered or is held (fake NDRs too).
+_CLAIMS = (
+    "undeliver",
+    "not delivered",
+    "delivery fail",
+    "failed to deliver",
+    "could not be delivered",
+    "returned mail",
+    "mail delivery",
+    "pending",
+    "held",
+    "quarantine",
+    "release",
+    "bounce",
+    "delivery status",
+    "non-delivery",
+    "failure notice",
+    "messages were not delivered",
+    "incoming mail",
+    "incoming messages",
+    "mailbox",
+    "email account",
+    "blocking",
+    "suspended",
+)
+
+#: Display names a fake NDR signs with to pass for the mail system.
+_MAIL_SYSTEM_NAMES = (
+    "mailbox",
+    "email service",
+    "e-mail service",
+    "mail service",
+    "mail system",
+    "webmail",
+    "postmaster",
+    "mail admin",
+    "email admin",
+    "it support",
+    "helpdesk",
+    "help desk",
+    "email security",
+    "mail delivery",
+    "microsoft outlook",
+    "exchange",
+)
+
+
+def claims_to_be_a_bounce(view: MessageView, text: str) -> bool:
+    """The message says mail was not delivered, or speaks as the mail system itself: what a
+    fake NDR imitates (so the detector scores it), whether or not a real report is inside."""
+    if bounce_subject(view) or from_mail_system(view):
+        return True
+    display = view.header("from").lower().split("<", 1)[0]
+    if any(name in display for name in _MAIL_SYSTEM_NAMES):
+        return True
+    lowered = f"{view.header('subject')}\n{text[:3000]}".lower()
+    return any(phrase in lowered for phrase in _CLAIMS)
