@@ -33,10 +33,12 @@ from backscatter.sentlog.matching import bounce_time
 def sent_rows(corpus: Path, labels: dict[str, str]) -> list[SentRecipient]:
     expected = json.loads((corpus / "expected-sisimai.json").read_text())
     rows: list[SentRecipient] = []
+    times: list[datetime] = []
     for path, label in labels.items():
+        bounce = analyse((corpus / path).read_bytes(), path)[0]  # read and parsed once
+        times.append(bounce_time(bounce))
         if label != "genuine_bounce":
             continue
-        bounce = analyse((corpus / path).read_bytes(), path)[0]
         entries = [e for e in expected.get(path, []) if e.get("recipient")]
         recipients = [e["recipient"] for e in entries] or [r.address for r in bounce.recipients]
         message_id = next(
@@ -46,9 +48,8 @@ def sent_rows(corpus: Path, labels: dict[str, str]) -> list[SentRecipient]:
         sender = next(
             (e["addresser"] for e in entries if e.get("addresser")), bounce.original_from or ""
         )
-        when = bounce_time(bounce) - timedelta(hours=1)
+        when = times[-1] - timedelta(hours=1)
         rows.extend(SentRecipient(message_id, when, sender.lower(), r.lower()) for r in recipients)
-    times = [bounce_time(analyse((corpus / p).read_bytes(), p)[0]) for p in labels]
     return rows + unrelated_sends(times)
 
 

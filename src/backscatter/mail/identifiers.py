@@ -61,7 +61,11 @@ def normalise_message_id(value: str | None) -> str | None:
 def message_id_key(value: str | None) -> str | None:
     """A Message-ID as the sent-log stores and compares it: normalised, ``id-right``
     lower-cased (see the module docstring)."""
-    identifier = normalise_message_id(value)
+    return _lower_right(normalise_message_id(value))
+
+
+def _lower_right(identifier: str | None) -> str | None:
+    """A normalised Message-ID with its ``id-right`` lower-cased."""
     at = identifier.rfind("@") if identifier else -1
     if identifier is None or at <= 0:
         return identifier
@@ -73,7 +77,8 @@ def message_id_key(value: str | None) -> str | None:
 def message_id_forms(value: str | None) -> tuple[str, ...]:
     """The key and, when it differs, the ID as written (normalised, case kept): the forms
     a lookup must try to find rows stored before domains were lower-cased."""
-    key, written = message_id_key(value), normalise_message_id(value)
+    written = normalise_message_id(value)  # normalised once, for both forms
+    key = _lower_right(written)
     if key is None or written is None:
         return ()
     return (key, written) if written != key else (key,)

@@ -70,16 +70,11 @@ def labels_from_csv(path: str) -> list[tuple[str, int]]:
     return rows
 
 
-def augmented(items: Sequence[Labelled]) -> tuple[list[Evidence], np.ndarray]:
-    """Each message in every combination of sent-log and config a user may have."""
-    evidence, labels, _ = augmented_groups(items)
-    return evidence, labels
-
-
 def augmented_groups(
     items: Sequence[Labelled],
 ) -> tuple[list[Evidence], np.ndarray, np.ndarray]:
-    """:func:`augmented`, plus for each view the group of the message it is a view of.
+    """Each message in every combination of sent-log and config a user may have, with its
+    label and, for each view, the group of the message it is a view of.
 
     Views of one message (same ``source``) are near-copies: a split that puts one in training
     and another in the test fold measures memory, not generalisation, so cross-validation

@@ -78,10 +78,11 @@ def match_bounce(
     :func:`backscatter.mail.identifiers.message_ids_in_text`); they are looked up with the
     returned one, in one indexed query.
     """
-    when = bounce_time(bounce)
+    stated = _stated_time(bounce)  # the Date fields are parsed once for both uses
+    when = stated or datetime.now(UTC)
     since, until = when - window, when + _CLOCK_SKEW
     quoted = quoted_message_ids(bounce, message_ids)
-    facts = _Facts(quoted, _coverage(store, original_time(bounce), window))
+    facts = _Facts(quoted, _coverage(store, _original_time(bounce, stated), window))
     candidates = candidate_recipients(bounce)[:MAX_LOOKUPS]
     if quoted:
         rows = store.by_message_ids(quoted, candidates)
@@ -133,21 +134,24 @@ def candidate_recipients(bounce: Bounce) -> list[str]:
 
 def bounce_time(bounce: Bounce) -> datetime:
     """When the bounce was written: its Date, else the DSN's Arrival-Date, else now."""
+    return _stated_time(bounce) or datetime.now(UTC)
+
+
+def _stated_time(bounce: Bounce) -> datetime | None:
+    """The bounce's Date, else the DSN's Arrival-Date; None when neither is usable."""
     for value in (bounce.date, bounce.arrival_date):
         moment = _parse_date(value)
         if moment is not None:
             return moment
-    return datetime.now(UTC)
+    return None
 
 
-def original_time(bounce: Bounce) -> datetime | None:
+def _original_time(bounce: Bounce, when: datetime | None) -> datetime | None:
     """When the original was sent: its returned Date when that is believable (not after the
     bounce, beyond clock skew, nor more than 60 days before it), else the bounce's own Date
-    or Arrival-Date; None when the message dates neither (then no sent-log can say whether
-    it covers the original: "now" is a guess, and an archive scored today would be judged
-    by today's log)."""
-    stated = [_parse_date(v) for v in (bounce.date, bounce.arrival_date)]
-    when = next((moment for moment in stated if moment is not None), None)
+    or Arrival-Date (``when``, from :func:`_stated_time`); None when the message dates
+    neither (then no sent-log can say whether it covers the original: "now" is a guess, and
+    an archive scored today would be judged by today's log)."""
     sent = _parse_date(bounce.original_date)
     if when is None:
         return sent

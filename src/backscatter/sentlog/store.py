@@ -89,7 +89,6 @@ class SqliteSentLog:
         0.2 s per million rows) so that a damaged one is one plain error at open, not a
         traceback halfway through a command (issue 12)."""
         self.path = Path(path)
-        self.readonly = readonly
         try:
             existed = self.path.is_file() and self.path.stat().st_size > 0
             if readonly:
@@ -164,7 +163,7 @@ class SqliteSentLog:
         """Read-only, without the check at open: for ``sentlog check`` to report what is
         wrong rather than refuse."""
         store = cls.__new__(cls)
-        store.path, store.readonly = Path(path), True
+        store.path = Path(path)
         try:
             store._db = store._open_readonly()
         except sqlite3.DatabaseError as exc:
