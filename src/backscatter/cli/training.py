@@ -1,31 +1,18 @@
-"""``backscatter train``, ``evaluate`` and ``suppressions``: models from your own mail."""
+"""``backscatter train`` and ``evaluate``: models from your own mail."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
 from backscatter.cli.app import app
-from backscatter.cli.parse import PathsArgument
-from backscatter.detector import GENUINE, Detector
 from backscatter.errors import BackscatterError
-from backscatter.features import load_config
-from backscatter.mail import RawMessage, iter_messages
-from backscatter.model.persist import load, save, shipped_model_path
-from backscatter.model.train import (
-    Labelled,
-    cross_validated,
-    fit,
-    labels_from_csv,
-    metrics,
-    read_labelled,
-    source_pairs,
-)
-from backscatter.sentlog import SqliteSentLog
+
+if TYPE_CHECKING:
+    from backscatter.model.train import Labelled
 
 Sources = Annotated[
     list[str] | None, typer.Option(help="Mailboxes, Maildirs or folders of this kind.")
@@ -44,6 +31,10 @@ def _labelled(
     sent_log: Path | None,
     config: Path | None,
 ) -> list[Labelled]:
+    from backscatter.features import load_config
+    from backscatter.model.train import labels_from_csv, read_labelled, source_pairs
+    from backscatter.sentlog import SqliteSentLog
+
     pairs = source_pairs(genuine or [], spoofed or [])
     if labels is not None:
         base = labels.resolve().parent
@@ -71,6 +62,9 @@ def train_command(
     config: ConfigOption = None,
 ) -> None:
     """Train a model on labelled mail; prints cross-validated metrics."""
+    from backscatter.model.persist import save
+    from backscatter.model.train import cross_validated, fit
+
     items = _labelled(genuine, spoofed, labels, sent_log, config)
     report = cross_validated(items, folds=min(5, _smallest_class(items)))
     save(fit(items), out)
@@ -98,6 +92,12 @@ def evaluate_command(
     threshold: Annotated[float, typer.Option("--threshold")] = 0.5,
 ) -> None:
     """Measure a model on labelled mail: ROC AUC, precision, recall, confusion matrix."""
+    import numpy as np
+
+    from backscatter.detector import Detector
+    from backscatter.model.persist import load, shipped_model_path
+    from backscatter.model.train import metrics
+
     items = _labelled(genuine, spoofed, labels, sent_log, config)
     detector = Detector(load(model or shipped_model_path()), threshold=threshold)
     verdicts = detector.judge_many([item.evidence for item in items])
@@ -112,42 +112,6 @@ def evaluate_command(
 
         for written in save_curves(truth, probability, plots):
             typer.echo(f"wrote {written}", err=True)
-
-
-@app.command("suppressions")
-def suppressions_command(
-    paths: PathsArgument,
-    sent_log: SentLogOption = None,
-    config: ConfigOption = None,
-    model: Annotated[Path | None, typer.Option("--model")] = None,
-) -> None:
-    """Addresses to remove from a list: hard-bounced recipients of genuine bounces only.
-
-    Spoofed bounces (backscatter, fake NDRs) never reach this list, so a forger cannot
-    unsubscribe your readers by bouncing mail you never sent.
-    """
-    detector = Detector.load(model, sent_log, config)
-    found: dict[str, str] = {}
-    batch: list[RawMessage] = []
-    for item in iter_messages(paths):
-        if not isinstance(item, RawMessage):
-            typer.echo(f"backscatter: cannot read {item.source}: {item.message}", err=True)
-            continue
-        batch.append(item)
-        if len(batch) == 256:
-            _collect_hard(detector, batch, found)
-            batch = []
-    _collect_hard(detector, batch, found)
-    for address in sorted(found):
-        typer.echo(f"{address},{found[address]}")
-
-
-def _collect_hard(detector: Detector, batch: list[RawMessage], found: dict[str, str]) -> None:
-    for verdict in detector.score_many(batch) if batch else []:
-        if verdict.verdict == GENUINE:
-            for recipient in verdict.bounce.recipients:
-                if recipient.hard:
-                    found.setdefault(recipient.address.lower(), recipient.reason)
 
 
 def _smallest_class(items: list[Labelled]) -> int:
