@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 from typing import Any, TextIO
 
 Record = dict[str, Any]
@@ -79,10 +80,10 @@ def write_json(records: Iterable[Record], out: TextIO) -> None:
 Column = tuple[str, str, int, int]
 
 _PARSE_COLUMNS: tuple[Column, ...] = (
-    ("source", "SOURCE", 24, 60),
+    ("source", "SOURCE", 20, 60),
     ("bounce", "BOUNCE", 6, 6),
     ("format", "FORMAT", 12, 12),
-    ("recipient", "RECIPIENT", 22, 44),
+    ("recipient", "RECIPIENT", 20, 44),
     ("status", "STATUS", 7, 7),
     ("reason", "REASON", 17, 17),
     ("hard", "HARD", 4, 4),
@@ -90,10 +91,10 @@ _PARSE_COLUMNS: tuple[Column, ...] = (
 )
 
 _VERDICT_COLUMNS: tuple[Column, ...] = (
-    ("source", "SOURCE", 24, 50),
+    ("source", "SOURCE", 20, 50),
     ("verdict", "VERDICT", 10, 10),
     ("p_spoof", "P_SPOOF", 7, 7),
-    ("recipient", "RECIPIENTS", 22, 40),
+    ("recipient", "RECIPIENTS", 18, 40),
     ("status", "STATUS", 6, 6),
     ("evidence", "EVIDENCE", 30, 0),
 )
@@ -101,6 +102,7 @@ _VERDICT_COLUMNS: tuple[Column, ...] = (
 #: Where a table's width comes from when the output is a terminal that does not say.
 FALLBACK_WIDTH = 100
 _NARROWEST = 8
+_READABLE = 16
 
 
 def table_width(out: TextIO) -> int | None:
@@ -113,25 +115,65 @@ def table_width(out: TextIO) -> int | None:
     return shutil.get_terminal_size((FALLBACK_WIDTH, 24)).columns
 
 
-def fit_widths(columns: tuple[Column, ...], width: int | None) -> list[int]:
-    """Column widths that fill the terminal. Short of room, the growing columns shrink in
-    proportion (never below 8); with room to spare they grow in proportion up to their
-    limit, and the unlimited column takes the rest."""
+def fit_widths(
+    columns: tuple[Column, ...], width: int | None, natural: list[int] | None = None
+) -> list[int]:
+    """Column widths that fill the terminal.
+
+    ``natural`` is the widest value seen per column in the first rows: a growing column
+    never takes more than it needs (short sources leave their room to the evidence). With
+    room to spare, the growing columns widen in proportion up to their limit and the
+    unlimited column takes the rest. Short of room, they give it up from the right (the
+    evidence first, the source last, as the file name is what finds the message again),
+    first down to a readable width, then to 8 characters."""
     widths = [w for _, _, w, _ in columns]
     if width is None:
         return widths
-    spare = width - sum(widths) - 2 * (len(columns) - 1)
     growing = [i for i, (_, _, w, most) in enumerate(columns) if most != w]
-    share = sum(widths[i] for i in growing) or 1
-    nominal = list(widths)
-    for i in growing:
-        most = columns[i][3] or width
-        widths[i] = min(most, max(_NARROWEST, nominal[i] + spare * nominal[i] // share))
-    left = width - sum(widths) - 2 * (len(columns) - 1)
-    unlimited = [i for i in growing if columns[i][3] == 0]
-    if left > 0 and unlimited:
-        widths[unlimited[-1]] += left
+    caps = {i: columns[i][3] or width for i in growing}
+    if natural is not None:
+        for i in growing:
+            if columns[i][3]:  # the unlimited column keeps what is left whatever it holds
+                caps[i] = min(caps[i], max(natural[i], len(columns[i][1]), _NARROWEST))
+                widths[i] = min(widths[i], caps[i])
+    spare = width - sum(widths) - 2 * (len(columns) - 1)
+    if spare >= 0:
+        share = sum(widths[i] for i in growing) or 1
+        nominal = list(widths)
+        for i in growing:
+            widths[i] = min(caps[i], nominal[i] + spare * nominal[i] // share)
+        left = width - sum(widths) - 2 * (len(columns) - 1)
+        unlimited = [i for i in growing if columns[i][3] == 0]
+        if left > 0 and unlimited:
+            widths[unlimited[-1]] += left
+        return widths
+    for floor in (_READABLE, _NARROWEST):
+        for i in reversed(growing):
+            give = min(-spare, max(0, widths[i] - floor))
+            widths[i] -= give
+            spare += give
     return widths
+
+
+#: How many rows are read before a table's widths are settled on a terminal.
+_SAMPLE = 50
+
+
+def _write_table(rows: Iterable[list[str]], out: TextIO, columns: tuple[Column, ...]) -> None:
+    """Aligned rows: fitted to the terminal (widths from the first rows), or, to a pipe or a
+    file, every value whole. Either way streamed: at most _SAMPLE rows are held."""
+    width = table_width(out)
+    rows = iter(rows)
+    sample: list[list[str]] = []
+    natural = None
+    if width is not None:
+        sample = [[clean(v) for v in row] for row in islice(rows, _SAMPLE)]
+        natural = [max((len(row[i]) for row in sample), default=0) for i in range(len(columns))]
+    widths = fit_widths(columns, width, natural)
+    fit = width is not None
+    out.write(_cells([header for _, header, _, _ in columns], widths, columns, True) + "\n")
+    for row in chain(sample, rows):
+        out.write(_cells(row, widths, columns, fit) + "\n")
 
 
 def _cut_right(value: str, width: int) -> str:
@@ -179,10 +221,6 @@ def _cells(values: list[str], widths: list[int], columns: tuple[Column, ...], fi
     return "  ".join(cells).rstrip()
 
 
-def _header(columns: tuple[Column, ...], widths: list[int]) -> str:
-    return _cells([header for _, header, _, _ in columns], widths, columns, fit=True)
-
-
 def _recipients_cell(recipients: list[dict[str, Any]]) -> str:
     """The first recipient, and how many more (a table row is one line)."""
     if not recipients:
@@ -194,13 +232,13 @@ def _recipients_cell(recipients: list[dict[str, Any]]) -> str:
 def write_table(records: Iterable[Record], out: TextIO) -> None:
     """One row per failed recipient (one row for a message that names none), fitted to the
     terminal; to a pipe or a file every value is written whole."""
-    width = table_width(out)
-    widths = fit_widths(_PARSE_COLUMNS, width)
-    fit = width is not None
-    out.write(_header(_PARSE_COLUMNS, widths) + "\n")
+    _write_table(_parse_rows(records), out, _PARSE_COLUMNS)
+
+
+def _parse_rows(records: Iterable[Record]) -> Iterator[list[str]]:
     for record in records:
         for recipient in record.get("recipients") or [{}]:
-            values = [
+            yield [
                 record.get("source") or "-",
                 "yes" if record.get("is_bounce") else "no",
                 record.get("format") or ("error" if record.get("error") else "-"),
@@ -210,19 +248,18 @@ def write_table(records: Iterable[Record], out: TextIO) -> None:
                 {True: "hard", False: "soft"}.get(recipient.get("hard"), "-"),
                 record.get("original_message_id") or "-",
             ]
-            out.write(_cells(values, widths, _PARSE_COLUMNS, fit) + "\n")
 
 
 def write_verdict_table(records: Iterable[Record], out: TextIO) -> None:
     """One row per message: verdict, probability, its recipients (the first and how many
     more), the facts behind the verdict; fitted to the terminal, whole to a pipe or file."""
-    width = table_width(out)
-    widths = fit_widths(_VERDICT_COLUMNS, width)
-    fit = width is not None
-    out.write(_header(_VERDICT_COLUMNS, widths) + "\n")
+    _write_table(_verdict_rows(records), out, _VERDICT_COLUMNS)
+
+
+def _verdict_rows(records: Iterable[Record]) -> Iterator[list[str]]:
     for record in records:
         recipients = record.get("recipients") or []
-        values = [
+        yield [
             record.get("source") or "-",
             record.get("verdict") or "-",
             f"{record.get('spoofed_probability') or 0:.3f}",
@@ -230,7 +267,6 @@ def write_verdict_table(records: Iterable[Record], out: TextIO) -> None:
             (recipients[0].get("status") if recipients else None) or "-",
             "; ".join(record.get("evidence") or []) or (record.get("error") or "-"),
         ]
-        out.write(_cells(values, widths, _VERDICT_COLUMNS, fit) + "\n")
 
 
 # --- CSV ----------------------------------------------------------------------------------
