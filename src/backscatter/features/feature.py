@@ -33,6 +33,12 @@ class Feature:
     value: Callable[[Evidence], float]
     forgery: Callable[[float], bool] | None = None
     rule: str | None = None
+    rule_why: str | None = None  # what the rule firing means, where ``why`` says the opposite
+
+    @property
+    def meaning(self) -> str:
+        """What it means when this feature's rule fires (``backscatter rules``, README)."""
+        return self.rule_why or self.why
 
     def fires(self, value: float) -> bool:
         """Whether this feature's rule fires for ``value`` (never, for a feature with none)."""

@@ -121,6 +121,8 @@ FEATURES: tuple[Feature, ...] = (
         status_consistency,
         forgery=negative,
         rule="STATUS_ACTION_CONFLICT",
+        rule_why="a status contradicts its action (a delay with a permanent status, a failure "
+        "with a success status): no MTA writes that",
     ),
     Feature("date_order", "the original predates the bounce by minutes to days", _date_order),
     Feature(
@@ -149,6 +151,7 @@ FEATURES: tuple[Feature, ...] = (
         lambda e: float(e.auth.get("dmarc", 0)),
         forgery=negative,
         rule="DMARC_FAIL",
+        rule_why="the report fails DMARC at our border",
     ),
     Feature(
         "mime_defects",
