@@ -133,15 +133,19 @@ RULES: tuple[tuple[int, Feature], ...] = tuple(
 )
 
 
+_RULE_INDEX = np.array([index for index, _ in RULES], dtype=np.intp)
+
+
 def fired_rules(row: np.ndarray, pushes: np.ndarray) -> tuple[str, ...]:
     """The rules that fire for one unscaled feature row, strongest contribution (absolute
     push, whichever way) first; ties keep catalogue order so the output is stable."""
+    values, strengths = row[_RULE_INDEX].tolist(), np.abs(pushes[_RULE_INDEX]).tolist()
     fired = [
-        (-abs(float(pushes[index])), position, feature.rule)
-        for position, (index, feature) in enumerate(RULES)
-        if feature.fires(float(row[index]))
+        (-strengths[position], position, str(feature.rule))
+        for position, (_, feature) in enumerate(RULES)
+        if feature.fires(values[position])
     ]
-    return tuple(str(rule) for _, _, rule in sorted(fired))
+    return tuple(rule for _, _, rule in sorted(fired))
 
 
 def rule_weights(weights: np.ndarray) -> dict[str, float]:
