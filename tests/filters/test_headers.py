@@ -108,6 +108,19 @@ def test_sent_log_outcomes_are_rules_too(store):
     assert dict(verdict_headers(ours))[STATUS].startswith("No,")
 
 
+def test_rules_are_listed_strongest_first(store):
+    store.add(unrelated(BOUNCE_AT - timedelta(days=20), 25))
+    detector = Detector(load(shipped_model_path()), store)
+    lure = backscatter_of("forged-79@sender.example").replace(
+        b"Sorry it didn't work out.\n",
+        b"Sorry it didn't work out.\nClick https://release.example/q to release it.\n",
+    )
+    rules = detector.score(lure).rules
+    assert {"NOT_IN_SENTLOG", "LINK_WITH_LURE"} <= set(rules)
+    # The sent-log's verdict outweighs a lure link in the shipped model (rules shows both).
+    assert rules.index("NOT_IN_SENTLOG") < rules.index("LINK_WITH_LURE")
+
+
 def test_a_status_that_contradicts_its_action_fires_a_rule_that_pushes_towards_spoofed(detector):
     contradicting = GENUINE.replace(b"Action: failed", b"Action: delayed")
     assert contradicting != GENUINE
