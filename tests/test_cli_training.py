@@ -163,6 +163,26 @@ def test_train_without_a_sent_log_scores_backscatter_and_says_why_it_is_not_lear
     assert "Give --sent-log." in out
 
 
+def test_evaluate_the_shipped_model_on_fixtures_says_what_it_learnt_from(tmp_path):
+    formats = DATA / "formats"
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        f"{formats / 'postfix_dsn_user_unknown.eml'},genuine\n"
+        f"{formats / 'exim_mailbox_full.eml'},genuine_bounce\n"
+        f"{formats / 'fake_ndr_plain_release_link.eml'},fake\n"
+        f"{formats / 'fake_ndr_html_quarantine.eml'},spoofed_fake_ndr\n"
+    )  # no header: path,label
+    result = run("evaluate", "--labels", str(labels), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"] == "backscatter-default"
+    [(key, measured)] = report["evaluations"].items()
+    assert key == "shipped_model" and "MODEL_CARD.md" in measured["method"]
+    assert measured["metrics"]["caught_by_kind"] == {"fake_ndr": {"caught": 2, "of": 2}}
+    assert measured["metrics"]["confusion_matrix"] == [[2, 0], [0, 2]]
+    assert report["dropped"] == {}
+
+
 def test_unknown_label_is_refused_naming_the_line(generated, tmp_path):
     labels = tmp_path / "labels.csv"
     labels.write_text(f"path,label\n{generated / 'genuine.mbox'},genuine\nx.eml,maybe spam\n")

@@ -231,7 +231,7 @@ def evaluate_command(
     if not items:
         raise BackscatterError("no labelled bounce to evaluate (see the counts with --labels)")
     verdicts = detector.judge_many([item.evidence for item in items])
-    key, method = _provenance(items, training_file(path))
+    key, method = _provenance(items, training_file(path), shipped=model is None)
     name = model_name(model)
     record = build_record(
         "evaluate",
@@ -252,9 +252,15 @@ def evaluate_command(
             typer.echo(f"wrote {written}", err=True)
 
 
-def _provenance(items: list[Labelled], listing: Path) -> tuple[str, str]:
+def _provenance(items: list[Labelled], listing: Path, shipped: bool) -> tuple[str, str]:
     """Whether these messages trained the model (from the listing train wrote beside it)."""
     scored = f"the model scored on these {len(items)} messages as given"
+    if shipped:
+        return "shipped_model", (
+            f"{scored}. The shipped model learnt from generated mail and, when it was built, "
+            "the project's development corpus (models/MODEL_CARD.md): on that corpus these "
+            "figures are in-sample (optimistic); on your own mail they are out of sample."
+        )
     try:
         learnt = set(json.loads(listing.read_text())["messages"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -266,9 +272,9 @@ def _provenance(items: list[Labelled], listing: Path) -> tuple[str, str]:
     seen = sum(item.digest in learnt for item in items)
     if seen == 0:
         return "held_out", f"{scored}; none of them trained it (out of sample)."
-    share = "all" if seen == len(items) else f"{seen}"
-    return ("in_sample" if seen == len(items) else "partly_in_sample"), (
-        f"{scored}; {share} of them trained it ({listing.name}), so these figures are "
-        "in-sample (optimistic): train's cross-validated figures are the ones to expect on "
-        "new mail."
+    whole = seen == len(items)
+    return ("in_sample" if whole else "partly_in_sample"), (
+        f"{scored}; {'all' if whole else seen} of them trained it ({listing.name}), so these "
+        f"figures are {'' if whole else 'partly '}in-sample (optimistic): train's "
+        "cross-validated figures are the ones to expect on new mail."
     )
