@@ -137,7 +137,7 @@ def _metric_rows(m: Record) -> list[tuple[str, str]]:
         ("Messages scored (genuine / spoofed)", f"{genuine} / {spoofed}"),
         ("ROC AUC", _number(m["roc_auc"])),
         ("PR AUC (average precision, spoofed)", _number(m["pr_auc"])),
-        ("Precision: called spoofed that are", _rate(matrix[1][1], called)),
+        ("Precision (of those called spoofed)", _rate(matrix[1][1], called)),
         ("Recall: spoofed caught", _rate(matrix[1][1], spoofed)),
     ]
     rows += [
