@@ -104,13 +104,6 @@ class Dropped:
         if len(listed) < 3:
             listed.append(source)
 
-    def merge(self, other: Dropped) -> None:
-        for reason, count in other.counts.items():
-            self.counts[reason] += count
-            listed = self.samples.setdefault(reason, [])
-            listed.extend(other.samples.get(reason, [])[: 3 - len(listed)])
-        self.kinds.update(other.kinds)
-
     def total(self) -> int:
         return sum(self.counts.values())
 
