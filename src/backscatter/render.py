@@ -344,6 +344,7 @@ WRITERS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
     "csv": write_parse_csv,
 }
 
+
 VERDICT_WRITERS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
     "jsonl": write_jsonl,
     "table": write_verdict_table,
