@@ -51,7 +51,10 @@ def parse_command(
     """Parse each message into its bounce anatomy: recipients, status, returned original.
 
     Exit status: 0, or 1 when a path you named cannot be read (the rest is still parsed).
-    Example: backscatter parse -f table bounces.mbox
+
+    \b
+    Example:
+      backscatter parse -f table bounces.mbox
     """
     inputs = Inputs(paths, quiet)
     with Meter(paths, progress_wanted(output, quiet), "parsing") as meter:

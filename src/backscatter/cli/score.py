@@ -81,7 +81,10 @@ def score_command(
     A summary goes to standard error: counts per verdict, time and rate, and what the counts
     cannot tell (no sent-log, bounces outside its span, inputs skipped). Exit status: 0, or 1
     when a path you named cannot be read (the rest is still scored).
-    Example: backscatter score --sent-log sent.db --only spoofed -f csv -o spoofed.csv bounces/
+
+    \b
+    Example:
+      backscatter score --sent-log sent.db --only spoofed -f csv -o spoofed.csv bounces/
     """
     from backscatter.cli.parallel import score_in_parallel
     from backscatter.detector import Detector

@@ -81,6 +81,7 @@ def suppressions_command(
         list[str] | None,
         typer.Option(
             "--reasons",
+            metavar="all|REASON,...",
             help="Bounce reasons that suppress an address: 'all', or names such as "
             "user_unknown,host_unknown,mailbox_full (repeat or comma-separate). "
             "Default: user_unknown,host_unknown.",
@@ -93,7 +94,10 @@ def suppressions_command(
     Spoofed bounces (backscatter, fake NDRs) never reach this list, so a forger cannot
     unsubscribe your readers by bouncing mail you never sent. Without --sent-log backscatter
     looks genuine: a warning says how many addresses that may concern.
-    Example: backscatter suppressions --sent-log sent.db -f mailchimp -o clean.csv bounces/
+
+    \b
+    Example:
+      backscatter suppressions --sent-log sent.db -f mailchimp -o clean.csv bounces/
     """
     from backscatter.detector import Detector
 
