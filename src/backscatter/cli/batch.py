@@ -260,10 +260,11 @@ class Meter:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def timing(self) -> str:
-        """'in 2.1 s (236 msg/s)'."""
+    def timing(self, messages: int | None = None) -> str:
+        """'in 2.1 s (236 msg/s)', for messages (default: every input message read)."""
         elapsed = self.elapsed
-        rate = self.messages / elapsed if elapsed > 0 else 0.0
+        count = self.messages if messages is None else messages
+        rate = count / elapsed if elapsed > 0 else 0.0
         return f"in {elapsed:.1f} s ({rate:,.0f} msg/s)"
 
     def __enter__(self) -> Meter:

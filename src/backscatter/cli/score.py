@@ -163,7 +163,7 @@ class _Summary:
         tally = self.verdicts
         counts = ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
         yield (
-            f"{sum(tally.values())} messages {meter.timing()}: {counts}; "
+            f"{sum(tally.values())} messages {meter.timing(sum(tally.values()))}: {counts}; "
             f"{len(self.hard)} hard-bounced recipients in genuine bounces"
         )
         if self.wanted:
