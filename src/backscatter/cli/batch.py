@@ -85,7 +85,7 @@ class Inputs:
         self.named = set(paths)
         self.quiet = quiet
         self.unreadable: list[SourceError] = []
-        self.skipped: Counter[str] = Counter()  # why -> how many, inside scanned folders
+        self.skipped: Counter[str] = Counter()  # why -> how many (named or found in a folder)
         self.meter: Meter | None = None
 
     def messages(self) -> Iterator[RawMessage]:
@@ -99,20 +99,17 @@ class Inputs:
 
     def _source_error(self, item: SourceError) -> None:
         why = item.message.removeprefix("skipped: ")
+        self.skipped[_kind(why)] += 1
         if item.source in self.named:
             self.unreadable.append(item)
             self.say(f"backscatter: cannot read {item.source}: {why}", always=True)
         else:
-            self.skip(item.source, "not a regular file" if "not a regular" in why else why)
             self.say(f"warning: skipped {item.source}: {why}")
 
     def not_mail(self, source: str) -> None:
         """A file that holds no header fields at all (a README in a scanned folder)."""
-        self.skip(source, "not mail")
+        self.skipped["not mail"] += 1
         self.say(f"warning: skipped {source}: not an e-mail message")
-
-    def skip(self, source: str, why: str) -> None:
-        self.skipped[_kind(why)] += 1
 
     def say(self, line: str, always: bool = False) -> None:
         """A line on standard error (through the progress bar when one is drawn)."""
@@ -131,18 +128,18 @@ class Inputs:
         return 1 if self.unreadable else 0
 
     def skipped_line(self) -> str | None:
-        """'3 inputs skipped (2 not mail, 1 not a regular file)', or None."""
-        total = sum(self.skipped.values()) + len(self.unreadable)
+        """'3 input(s) skipped (2 not mail, 1 not a regular file)', or None."""
+        total = sum(self.skipped.values())
         if not total:
             return None
-        kinds = self.skipped + Counter({"unreadable": len(self.unreadable)})
-        detail = ", ".join(f"{n} {why}" for why, n in sorted(kinds.items()) if n)
+        detail = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
         return f"{total} input(s) skipped ({detail})"
 
 
 def _kind(why: str) -> str:
-    if why in ("not mail", "not a regular file"):
-        return why
+    """What the summary counts a SourceError as."""
+    if "not a regular file" in why:
+        return "not a regular file"
     if "symbolic link" in why:
         return "symbolic link"
     return "unreadable"
