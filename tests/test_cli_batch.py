@@ -3,6 +3,8 @@ pipe, what is skipped and how that counts, the progress bar, and a terminal-safe
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import pty
@@ -166,3 +168,19 @@ def test_an_undecodable_file_name_is_written_with_a_replacement_character(tmp_pa
         result = run("score", "-f", fmt, str(folder))
         assert result.returncode == 0, result.stderr
         assert "caf\ufffd.eml" in result.stdout
+
+
+def test_parse_csv_is_one_row_per_failed_recipient():
+    from backscatter.render import PARSE_CSV_COLUMNS
+
+    two = DATA / "formats" / "yandex_dsn_full_and_timeout.eml"
+    result = invoke("parse", "-f", "csv", str(two), str(BOUNCE))
+    assert result.exit_code == 0
+    read = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(read[0]) == list(PARSE_CSV_COLUMNS)
+    assert [(r["message"], r["recipient"], r["hard"]) for r in read] == [
+        ("1", "zoya@full.example", "hard"),
+        ("1", "timur@slow.example", "soft"),
+        ("2", "nobody@receiver.example", "hard"),
+    ]
+    assert {r["is_bounce"] for r in read} == {"yes"}
