@@ -6,12 +6,14 @@ Anything named X-Backscatter-* that arrives from outside is removed first: a for
 
 from __future__ import annotations
 
+from backscatter import __version__
 from backscatter.detector import NOT_BOUNCE, Verdict
 
 PREFIX = "x-backscatter-"
 VERDICT = "X-Backscatter-Verdict"
 SCORE = "X-Backscatter-Score"
 EVIDENCE = "X-Backscatter-Evidence"
+STATUS = "X-Backscatter-Status"
 _EVIDENCE_LIMIT = 300
 
 
@@ -48,6 +50,14 @@ def verdict_headers(verdict: Verdict) -> list[tuple[str, str]]:
     if verdict.evidence:
         headers.append((EVIDENCE, _one_line("; ".join(verdict.evidence))))
     return headers
+
+
+def unscored_headers(reason: str, claims_bounce: bool, required: float) -> list[tuple[str, str]]:
+    """Headers for a message that could not be scored (reason: 'budget', 'error', 'size'):
+    visible, so a site can act on it; BOUNCE_UNSCORED when the message claims to be a bounce."""
+    tests = "BOUNCE_UNSCORED" if claims_bounce else "NONE"
+    status = f"No, score=? required={required:.2f} tests={tests} unscored={reason} version={__version__}"  # noqa: E501
+    return [(VERDICT, "unscored"), (STATUS, status)]
 
 
 def _one_line(text: str) -> str:
