@@ -32,7 +32,7 @@ class DaemonError(Exception):
 class ClientOptions:
     """What ``filter --connect`` was asked (a plain class: dataclasses costs ~7 ms to import)."""
 
-    __slots__ = ("connect", "max_kb", "timeout", "tempfail")
+    __slots__ = ("connect", "max_kb", "tempfail", "timeout")
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ Haraka plugins, web hooks, and our own ``backscatter filter --connect``.
 
 The envelope goes in the query (``?sender=&recipient=a@x&recipient=b@y``; ``sender=`` empty
 is the null sender). A body over ``max_bytes`` is scored on its head and, for ``/filter``,
-the rest is streamed back unread: the pipe filter's semantics. Threads do the I/O; the
+the rest is spooled and sent back unread: the pipe filter's semantics. Threads do the I/O; the
 :class:`ScoringPool`'s processes do the CPU work, under a budget that kills what overruns.
 """
 
@@ -23,13 +23,14 @@ import logging
 import signal
 import socket
 import socketserver
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from backscatter import __version__
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("backscatter.serve")
 
 _CHUNK = 1 << 16
+_SPOOL_IN_MEMORY = 1 << 20  # a body past the cap waits on disk beyond this
 _IO_TIMEOUT = 30  # seconds a client may stall mid-request before its thread gives up
 
 
@@ -141,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
         client (``filter --connect``) passes the message through untouched."""
         try:
             self._post()
-        except (OSError, ValueError) as exc:  # the client went away or sent garbage
+        except (OSError, ValueError, EOFError) as exc:  # the client went away or sent garbage
             self.close_connection = True
             log.warning("request failed: %s: %s", type(exc).__name__, exc)
         except Exception as exc:
@@ -170,8 +172,11 @@ class Handler(BaseHTTPRequestHandler):
         head = self.rfile.read(min(length, self.service.max_bytes))
         rest = length - len(head)
         if url.path == "/filter":
-            output, answer = self.service.filtered(head, envelope, budget_s)
-            self._reply_streaming(output, rest)
+            with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY) as spool:
+                self._copy(rest, spool)  # read all before answering: a client that sends
+                spool.seek(0)  # everything before it reads must not deadlock with us
+                output, answer = self.service.filtered(head, envelope, budget_s)
+                self._reply_streaming(output, spool, rest)
         else:
             self._drain(rest)
             answer = self.service.answer(head, envelope, budget_s)
@@ -202,20 +207,23 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _reply_streaming(self, output: bytes, rest: int) -> None:
+    def _copy(self, count: int, spool: BinaryIO) -> None:
+        while count > 0:
+            chunk = self.rfile.read(min(count, _CHUNK))
+            if not chunk:
+                raise EOFError("the client closed the connection mid-body")
+            spool.write(chunk)
+            count -= len(chunk)
+
+    def _reply_streaming(self, output: bytes, spool: BinaryIO, rest: int) -> None:
         """The filtered head, then the part of the body past the cap, copied unread."""
         self.send_response(200)
         self.send_header("Content-Type", "message/rfc822")
         self.send_header("Content-Length", str(len(output) + rest))
         self.end_headers()
         self.wfile.write(output)
-        while rest > 0:
-            chunk = self.rfile.read(min(rest, _CHUNK))
-            if not chunk:  # the client went away mid-body: the length we promised is void
-                self.close_connection = True
-                return
+        while chunk := spool.read(_CHUNK):
             self.wfile.write(chunk)
-            rest -= len(chunk)
 
     def address_string(self) -> str:
         return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
