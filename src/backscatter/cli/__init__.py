@@ -1,9 +1,12 @@
-"""The ``backscatter`` command line: thin wrappers that parse options and call the core."""
+"""The ``backscatter`` command line: thin wrappers that parse options and call the core.
+
+Nothing heavy is imported at module level: ``filter --connect`` runs once per message.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any  # already loaded by backscatter/__init__.py
 
 
 def main() -> None:
