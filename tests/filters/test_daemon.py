@@ -264,3 +264,25 @@ def test_remote_http_is_refused_without_allow_remote(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert b"--allow-remote" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_a_chunked_body_is_read_like_one_with_a_length(daemon):
+    """Node's http (a Haraka plugin) and `curl -T -` send the message in chunks."""
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(FAKE_NDR[i : i + 100]), FAKE_NDR[i : i + 100])
+        for i in range(0, len(FAKE_NDR), 100)
+    )
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.settimeout(60)
+        connection.connect(str(daemon))
+        connection.sendall(
+            b"POST /filter HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n" + chunked + b"0\r\n\r\n"
+        )
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 ")
+    body = received.partition(b"\r\n\r\n")[2]
+    assert body == request(daemon, "POST", "/filter", FAKE_NDR)[1]
+    assert b"X-Backscatter-Verdict: spoofed" in body

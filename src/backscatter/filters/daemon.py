@@ -155,50 +155,47 @@ class Handler(BaseHTTPRequestHandler):
     def _post(self) -> None:
         started = time.perf_counter()
         url = urlsplit(self.path)
-        if url.path not in ("/score", "/headers", "/filter"):
-            self._drain(self._length() or 0)
-            self._reply(404, b"not found: POST /score, /headers, /filter\n")
-            return
-        length = self._length()
-        if length is None:
+        body = self._body()
+        if body is None:
             self.close_connection = True
-            self._reply(411, b"a Content-Length is required\n")
+            self._reply(411, b"a Content-Length or chunked body is required\n")
+            return
+        if url.path not in ("/score", "/headers", "/filter"):
+            body.drain()
+            self._reply(404, b"not found: POST /score, /headers, /filter\n")
             return
         query = parse_qs(url.query, keep_blank_values=True)
         envelope = _envelope(query)
         budget_s = self.service.budget_s
         with contextlib.suppress(KeyError, ValueError, IndexError):  # less, never more
             budget_s = min(budget_s, int(query["budget_ms"][0]) / 1000) or budget_s
-        head = self.rfile.read(min(length, self.service.max_bytes))
-        rest = length - len(head)
+        head = body.read(self.service.max_bytes)
         if url.path == "/filter":
             with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY) as spool:
-                self._copy(rest, spool)  # read all before answering: a client that sends
+                rest = body.copy_to(spool)  # all read before answering: a client that sends
                 spool.seek(0)  # everything before it reads must not deadlock with us
                 output, answer = self.service.filtered(head, envelope, budget_s)
                 self._reply_streaming(output, spool, rest)
         else:
-            self._drain(rest)
+            rest = body.drain()
             answer = self.service.answer(head, envelope, budget_s)
             if url.path == "/score":
                 self._reply(200, to_json(record_of(answer)), "application/json")
             else:
                 block = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
                 self._reply(200, block.encode("ascii", "replace"))
-        log.info(_summary(url.path, length, answer, started))
+        log.info(_summary(url.path, len(head) + rest, answer, started))
 
-    def _length(self) -> int | None:
-        if self.headers.get("Transfer-Encoding"):
-            return None
+    def _body(self) -> RequestBody | None:
+        """The request body as sent: with a Content-Length, or chunked (Node's http, as in a
+        Haraka plugin, and ``curl -T -`` send chunks); None when it is neither."""
+        if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
+            return RequestBody(self.rfile, None)
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             return None
-        return length if length >= 0 else None
-
-    def _drain(self, count: int) -> None:
-        while count > 0 and (chunk := self.rfile.read(min(count, _CHUNK))):
-            count -= len(chunk)
+        return RequestBody(self.rfile, length) if length >= 0 else None
 
     def _reply(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
         self.send_response(status)
@@ -206,14 +203,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def _copy(self, count: int, spool: BinaryIO) -> None:
-        while count > 0:
-            chunk = self.rfile.read(min(count, _CHUNK))
-            if not chunk:
-                raise EOFError("the client closed the connection mid-body")
-            spool.write(chunk)
-            count -= len(chunk)
 
     def _reply_streaming(self, output: bytes, spool: BinaryIO, rest: int) -> None:
         """The filtered head, then the part of the body past the cap, copied unread."""
@@ -230,6 +219,58 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
+
+
+class RequestBody:
+    """Reads a request body of a known length, or chunked (RFC 9112 7.1), as plain bytes."""
+
+    def __init__(self, stream: BinaryIO, length: int | None) -> None:
+        self.stream = stream
+        self.left = length if length is not None else 0  # of the body, or of this chunk
+        self.chunked = length is None
+        self.done = length == 0
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes; fewer only at the end of the body."""
+        parts: list[bytes] = []
+        while size > 0 and not self.done:
+            if self.left == 0 and not self._next_chunk():
+                break
+            part = self.stream.read(min(size, self.left, _CHUNK))
+            if not part:
+                raise EOFError("the client closed the connection mid-body")
+            parts.append(part)
+            size -= len(part)
+            self.left -= len(part)
+            if self.left == 0 and not self.chunked:
+                self.done = True
+            elif self.left == 0:
+                self.stream.readline(8)  # the CRLF after the chunk's data
+        return b"".join(parts)
+
+    def _next_chunk(self) -> bool:
+        line = self.stream.readline(1024)
+        size = int(line.split(b";", 1)[0].strip() or b"x", 16)  # ValueError: not HTTP
+        if size == 0:
+            while self.stream.readline(8192).strip():  # trailer fields, then a blank line
+                pass
+            self.done = True
+            return False
+        self.left = size
+        return True
+
+    def copy_to(self, target: BinaryIO) -> int:
+        copied = 0
+        while chunk := self.read(_CHUNK):
+            target.write(chunk)
+            copied += len(chunk)
+        return copied
+
+    def drain(self) -> int:
+        drained = 0
+        while chunk := self.read(_CHUNK):
+            drained += len(chunk)
+        return drained
 
 
 def _envelope(query: dict[str, list[str]]) -> Envelope | None:
