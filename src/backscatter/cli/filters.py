@@ -162,17 +162,18 @@ def _connect(
     *local: object,
 ) -> None:
     """The --connect client, reached here only when the fast path in ``main`` declined (the
-    command line was not only client options): the same client, or a plain error."""
+    command line was not only client options): the same client. Options of the standalone
+    filter are said to be ignored, not refused: a mail filter must not lose the message."""
     from backscatter.filters.client import ClientOptions, run
 
-    if on_error not in ("accept", "tempfail"):
-        raise BackscatterError(f"--on-error must be accept or tempfail, not {on_error!r}")
     if any(value is not None for value in local[:3]) or local[3] != 2000:
-        raise BackscatterError(
-            "with --connect the daemon scores: give --sent-log, --config, --model, --threshold "
-            "and --budget-ms to `backscatter serve`"
+        typer.echo(
+            "backscatter: with --connect the daemon scores; --sent-log, --config, --model and "
+            "--budget-ms are ignored here (give them to `backscatter serve`)",
+            err=True,
         )
-    raise typer.Exit(run(ClientOptions(connect, max_kb, timeout, on_error == "tempfail")))
+    tempfail = on_error == "tempfail"
+    raise typer.Exit(run(ClientOptions(connect, max_kb, timeout, tempfail)))
 
 
 def _pass_through(source: BinaryIO | None, target: BinaryIO | None, why: str) -> int:

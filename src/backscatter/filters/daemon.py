@@ -97,6 +97,7 @@ class ScoringService:
             "status": "ok",
             "version": __version__,
             "workers": self.pool.pids,
+            "zygote": self.pool.zygote_pid,
             "idle": self.pool.idle,
             "killed": self.pool.killed,
             "died": self.pool.died,

@@ -135,6 +135,10 @@ class ScoringPool:
             return sorted(self._live)
 
     @property
+    def zygote_pid(self) -> int:
+        return self._zygote_pid
+
+    @property
     def idle(self) -> int:
         return self._idle.qsize()
 
