@@ -88,12 +88,19 @@ def stop(process: subprocess.Popen) -> int:
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    process, sock, _log = start_daemon(
-        tmp_path_factory.mktemp("serve"), "--workers", "2", "--max-kb", "64"
-    )
-    yield sock
+def served(tmp_path_factory):
+    process, sock, log = start_daemon(
+        tmp_path_factory.mktemp("serve"), "--workers", "2", "--max-kb", "64",
+        "--http", "127.0.0.1:0",
+    )  # fmt: skip
+    port = log.read_text().split("http://127.0.0.1:", 1)[1].split()[0]
+    yield sock, f"http://127.0.0.1:{port}"
     stop(process)
+
+
+@pytest.fixture(scope="module")
+def daemon(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +147,13 @@ def test_connect_writes_the_same_bytes_as_the_standalone_filter(daemon, detector
     assert result.returncode == 0, result.stderr
     assert result.stdout == standalone(detector, message)
     assert result.stderr == b""
+
+
+def test_connect_over_loopback_http_gives_the_same_bytes(served, detector):
+    _, url = served
+    result = connect(MBOX_CRLF_8BIT, "--connect", url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == standalone(detector, MBOX_CRLF_8BIT)
 
 
 def test_connect_and_the_filter_command_agree_on_a_fake_ndr(daemon):

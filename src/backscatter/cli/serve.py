@@ -93,12 +93,12 @@ def serve_command(
     daemon = Daemon(service)
     try:
         daemon.listen_unix(socket, mode, gid)
+        where = f"unix:{socket}"
         if address is not None:
-            daemon.listen_http(*address)
+            where += f" http://{address[0]}:{daemon.listen_http(*address)}"
     except BaseException:
         pool.close()
         raise
-    where = f"unix:{socket}" + (f" http://{address[0]}:{address[1]}" if address else "")
 
     def started() -> None:
         log.info(

@@ -378,8 +378,11 @@ class Daemon:
         self.servers.append(bind_unix(path, mode, gid, self.handler))
         self.socket_path = path
 
-    def listen_http(self, host: str, port: int) -> None:
-        self.servers.append(bind_http(host, port, self.handler))
+    def listen_http(self, host: str, port: int) -> int:
+        """Listen on HOST:PORT too; the port bound (PORT 0 picks a free one)."""
+        server = bind_http(host, port, self.handler)
+        self.servers.append(server)
+        return int(server.server_address[1])
 
     def reload(self) -> None:
         """The hook for SIGHUP (issue 13: reload the model without dropping connections);
