@@ -301,3 +301,19 @@ def test_a_chunked_body_is_read_like_one_with_a_length(daemon):
     body = received.partition(b"\r\n\r\n")[2]
     assert body == request(daemon, "POST", "/filter", FAKE_NDR)[1]
     assert b"X-Backscatter-Verdict: spoofed" in body
+
+
+def test_a_worker_that_dies_is_replaced_and_no_message_is_lost_to_it(daemon):
+    state = health(daemon)
+    victim = state["workers"][0]
+    os.kill(victim, signal.SIGKILL)  # as the OOM killer would
+    assert gone(victim)
+    for _ in range(4):
+        status, body = request(daemon, "POST", "/headers", FAKE_NDR)
+        assert (status, body.split(b"\r\n", 1)[0]) == (200, b"X-Backscatter-Verdict: spoofed")
+    deadline = time.monotonic() + 10
+    while len(health(daemon)["workers"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = health(daemon)
+    assert victim not in after["workers"] and len(after["workers"]) == 2
+    assert after["died"] == state["died"] + 1
