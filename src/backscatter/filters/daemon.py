@@ -5,7 +5,7 @@ protocol every integration already speaks: ``curl --unix-socket``, rspamd's ``rs
 Haraka plugins, web hooks, and our own ``backscatter filter --connect``.
 
 - ``POST /score``   raw message -> the JSON record of ``backscatter score -f jsonl``
-- ``POST /headers`` raw message -> the header block to add (``Name: value`` lines)
+- ``POST /headers`` raw message -> the header block to add (CRLF lines, long ones folded)
 - ``POST /filter``  raw message -> the message with the headers, as ``backscatter filter``
 - ``GET /health``   -> JSON: workers, idle workers, killed, version
 
@@ -183,7 +183,10 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/score":
                 self._reply(200, to_json(record_of(answer)), "application/json")
             else:
-                block = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
+                block = "".join(
+                    f"{name}: {value}".replace("\n", "\r\n") + "\r\n"  # folds: CRLF too
+                    for name, value in answer.headers
+                )
                 self._reply(200, block.encode("ascii", "replace"))
         log.info(_summary(url.path, len(head) + rest, answer, started))
 
