@@ -251,13 +251,16 @@ def test_four_concurrent_clients(daemon, detector):
 
 def test_sigterm_stops_cleanly_removes_the_socket_and_leaves_no_process(tmp_path):
     process, sock, log = start_daemon(tmp_path, "--workers", "2")
+    process.send_signal(signal.SIGHUP)  # the reload hook (issue 13): logged, not fatal
+    time.sleep(0.5)
     state = health(sock)
+    assert process.poll() is None
     assert stop(process) == 0
     assert not sock.exists()
     assert all(gone(pid) for pid in [*state["workers"], state["zygote"]])  # no orphans
     assert len(state["workers"]) == 2
     text = log.read_text()
-    assert "listening on unix:" in text and "stopped (SIGTERM)" in text
+    assert "listening on unix:" in text and "stopped (SIGTERM)" in text and "SIGHUP" in text
     assert "Traceback" not in text
 
 

@@ -73,7 +73,7 @@ def serve_command(
     POST a raw message to /score (JSON verdict), /headers (the headers to add) or /filter (the
     message with the headers); GET /health. `backscatter filter --connect SOCKET` is the
     client; curl --unix-socket and rspamd/Haraka HTTP calls work too. Stops on SIGTERM/SIGINT
-    and removes its socket.
+    and removes its socket (SIGHUP: reload not implemented yet, logged and ignored).
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

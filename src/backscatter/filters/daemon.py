@@ -388,15 +388,17 @@ class Daemon:
         return int(server.server_address[1])
 
     def reload(self) -> None:
-        """The hook for SIGHUP (issue 13: reload the model without dropping connections);
-        not built yet, so SIGHUP is left to its default."""
-        raise NotImplementedError("model reload is issue 13")
+        """The hook SIGHUP calls. Issue 13 (reload the model without dropping a connection:
+        load it, start a new pool, swap ``service.pool``, close the old one) is not built;
+        until then SIGHUP is logged and ignored rather than killing the daemon."""
+        log.warning("SIGHUP: model reload is not implemented yet; still serving the old model")
 
     def run(self, on_start: Callable[[], None] | None = None) -> str:
         """Serve until SIGTERM or SIGINT; returns the signal's name. Servers stop, the socket
         file is removed and the pool is closed, whatever happens."""
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, self._on_signal)
+        signal.signal(signal.SIGHUP, lambda number, frame: self.reload())
         threads = [
             threading.Thread(target=s.serve_forever, name="serve", daemon=True)
             for s in self.servers
