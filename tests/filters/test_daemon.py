@@ -257,7 +257,7 @@ def test_sigterm_stops_cleanly_removes_the_socket_and_leaves_no_process(tmp_path
     assert process.poll() is None
     assert stop(process) == 0
     assert not sock.exists()
-    assert all(gone(pid) for pid in [*state["workers"], state["zygote"]])  # no orphans
+    assert all(gone(pid) for pid in [*state["workers"], state["spare"], state["zygote"]])
     assert len(state["workers"]) == 2
     text = log.read_text()
     assert "listening on unix:" in text and "stopped (SIGTERM)" in text and "SIGHUP" in text

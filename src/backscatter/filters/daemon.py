@@ -7,7 +7,7 @@ Haraka plugins, web hooks, and our own ``backscatter filter --connect``.
 - ``POST /score``   raw message -> the JSON record of ``backscatter score -f jsonl``
 - ``POST /headers`` raw message -> the header block to add (CRLF lines, long ones folded)
 - ``POST /filter``  raw message -> the message with the headers, as ``backscatter filter``
-- ``GET /health``   -> JSON: workers, idle workers, killed, version
+- ``GET /health``   -> JSON: worker pids, the spare, idle workers, killed, version
 
 The envelope goes in the query (``?sender=&recipient=a@x&recipient=b@y``; ``sender=`` empty
 is the null sender). A body over ``max_bytes`` is scored on its head and, for ``/filter``,
@@ -97,6 +97,7 @@ class ScoringService:
             "status": "ok",
             "version": __version__,
             "workers": self.pool.pids,
+            "spare": self.pool.spare_pid,
             "zygote": self.pool.zygote_pid,
             "idle": self.pool.idle,
             "killed": self.pool.killed,

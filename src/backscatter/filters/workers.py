@@ -12,6 +12,8 @@ How the processes are made, and why:
   It forks every worker on request, so a worker starts with the model in memory
   (copy-on-write; a fork takes a few milliseconds) and never inherits the daemon's listening
   sockets, its threads or their locks.
+- One spare worker is kept forked: a killed worker's place is taken at once, and a burst of
+  hostile messages does not leave the pool empty while forks catch up.
 - The zygote ignores SIGCHLD, so the kernel reaps killed workers at once: no zombies. Every
   process reads a socket to its parent and exits at end-of-file: when the daemon dies,
   however it dies, the zygote and the workers go too (no orphans).
@@ -127,12 +129,21 @@ class ScoringPool:
         self._zygote_pid, self._control = pid, ours
         for _ in range(self.size):
             self._idle.put(self._spawn())
+        # One spare, forked in advance: a killed worker's place is taken at once (a fork of
+        # the loaded model takes ~50 ms on a busy machine), then the spare is re-made.
+        self._spare: _Worker | None = self._spawn()
 
     @property
     def pids(self) -> list[int]:
-        """The live workers' process ids (for /health and the tests)."""
+        """The scoring workers' process ids, the spare not included (for /health, tests)."""
         with self._lock:
-            return sorted(self._live)
+            spare = self._spare.pid if self._spare is not None else None
+            return sorted(pid for pid in self._live if pid != spare)
+
+    @property
+    def spare_pid(self) -> int | None:
+        with self._lock:
+            return self._spare.pid if self._spare is not None else None
 
     @property
     def zygote_pid(self) -> int:
@@ -192,13 +203,24 @@ class ScoringPool:
                 self.died += 1
             if self._closed:
                 return
-        threading.Thread(target=self._respawn, name="respawn", daemon=True).start()
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            self._idle.put(spare)  # in service at once; the new process becomes the spare
+        threading.Thread(
+            target=self._respawn, args=(spare is None,), name="respawn", daemon=True
+        ).start()
 
-    def _respawn(self) -> None:
+    def _respawn(self, into_service: bool) -> None:
         try:
-            self._idle.put(self._spawn())
+            worker = self._spawn()
         except OSError as exc:
             log.error("cannot start a scoring worker (%s): the pool has shrunk", exc)
+            return
+        with self._lock:
+            if not into_service and self._spare is None:
+                self._spare = worker
+                return
+        self._idle.put(worker)
 
     def _spawn(self) -> _Worker:
         with self._lock:
