@@ -153,7 +153,8 @@ def assert_tagged(delivered: bytes, original: bytes, verdict: str, added: bytes 
     """One verdict header, the expected one, and the body exactly as sent (plus ``added``,
     what the mail system itself appends)."""
     assert _field_values(delivered, b"X-Backscatter-Verdict") == [verdict.encode()]
-    assert _field_values(delivered, b"X-Backscatter-Score")
+    status = _field_values(delivered, b"X-Backscatter-Status")
+    assert len(status) == 1 and status[0].startswith(b"Yes" if verdict == "spoofed" else b"No")
     assert _body(delivered) == _body(original) + added
 
 
