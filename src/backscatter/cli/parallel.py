@@ -18,7 +18,7 @@ _worker: Detector | None = None
 
 
 def _start(
-    model: Path | None, sent_log: Path | None, config: Path | None, threshold: float
+    model: Path | None, sent_log: str | Path | None, config: Path | None, threshold: float
 ) -> None:
     global _worker
     _worker = Detector.load(model, sent_log, config, threshold)
@@ -33,7 +33,7 @@ def score_in_parallel(
     batches: Iterable[list[RawMessage]],
     jobs: int,
     model: Path | None,
-    sent_log: Path | None,
+    sent_log: str | Path | None,
     config: Path | None,
     threshold: float,
 ) -> Iterator[Verdict]:

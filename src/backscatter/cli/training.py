@@ -25,7 +25,7 @@ from backscatter.model.train import (
     read_labelled,
     source_pairs,
 )
-from backscatter.sentlog import SqliteSentLog
+from backscatter.sentlog import open_sent_log
 
 Sources = Annotated[
     list[str] | None, typer.Option(help="Mailboxes, Maildirs or folders of this kind.")
@@ -33,7 +33,10 @@ Sources = Annotated[
 LabelsOption = Annotated[
     Path | None, typer.Option("--labels", help="CSV mapping source (or path) to label.")
 ]
-SentLogOption = Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")]
+SentLogOption = Annotated[
+    str | None,
+    typer.Option("--sent-log", help="Sent-log: a SQLite file or a postgresql:// DSN."),
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Our infrastructure (TOML).")]
 
 
@@ -41,7 +44,7 @@ def _labelled(
     genuine: list[str] | None,
     spoofed: list[str] | None,
     labels: Path | None,
-    sent_log: Path | None,
+    sent_log: str | None,
     config: Path | None,
 ) -> list[Labelled]:
     pairs = source_pairs(genuine or [], spoofed or [])
@@ -53,7 +56,7 @@ def _labelled(
         ]
     if not pairs:
         raise BackscatterError("give --genuine and --spoofed mailboxes, or --labels")
-    store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+    store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
     try:
         return read_labelled(pairs, store, load_config(config))
     finally:
