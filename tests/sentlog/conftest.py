@@ -34,6 +34,8 @@ class Cluster:
     bin: Path
     folder: Path
     owner: str | None
+    #: fsync and synchronous commit off: tests need no durability (a benchmark may).
+    fast: bool = True
 
     @property
     def data(self) -> Path:
@@ -56,14 +58,21 @@ class Cluster:
         )
 
     def start(self) -> None:
-        settings = (
-            f"-k {self.folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
-            "-c synchronous_commit=off -c max_connections=60"
-        )
+        settings = f"-k {self.folder} -c listen_addresses='' -c max_connections=60"
+        if self.fast:
+            settings += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         self.ctl("-o", settings, "start")
 
     def stop(self) -> None:
         self.ctl("-m", "fast", "stop")
+
+    def destroy(self) -> None:
+        """Stop the server if it runs, and remove every file of the cluster."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self.stop()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _server_bin() -> Path | None:
@@ -81,43 +90,54 @@ def _version(path: str) -> float:
         return 0.0
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    """A PostgreSQL cluster for the whole session, or a skip with the reason."""
+def make_cluster(fast: bool = True) -> Cluster | str:
+    """Initialise and start a throwaway cluster (with the database ``sentlog``), or say why
+    not. Also used by scripts/bench_sentlog_pg.py ``--throwaway``."""
     try:
         import psycopg
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'backscatter[postgres]')")
+        return "psycopg is not installed (pip install 'backscatter[postgres]')"
     server = _server_bin()
     if server is None:
-        pytest.skip("PostgreSQL server binaries (initdb) not found: bash scripts/get_postgres.sh")
+        return "PostgreSQL server binaries (initdb) not found: bash scripts/get_postgres.sh"
     owner = None
-    folder = Path(tempfile.mkdtemp(prefix="backscatter-pg-"))
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL unprivileged")
+            return "running as root without runuser: cannot start PostgreSQL unprivileged"
         owner = "nobody"
+    folder = Path(tempfile.mkdtemp(prefix="backscatter-pg-"))
+    if owner:
         shutil.chown(folder, user=owner)
-    cluster = Cluster(server, folder, owner)
-    subprocess.run(
-        cluster.command(
-            str(server / "initdb"), "-D", str(cluster.data), "-U", USER, "-A", "trust",
-            "--no-sync", "-E", "UTF8", "--locale", "C.UTF-8",
-        ),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
-    cluster.start()
+    cluster = Cluster(server, folder, owner, fast)
     try:
+        subprocess.run(
+            cluster.command(
+                str(server / "initdb"), "-D", str(cluster.data), "-U", USER, "-A", "trust",
+                "--no-sync", "-E", "UTF8", "--locale", "C.UTF-8",
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+        cluster.start()
         with psycopg.connect(cluster.dsn(database="postgres"), autocommit=True) as connection:
             connection.execute(f"CREATE DATABASE {DATABASE}")
+    except BaseException:
+        cluster.destroy()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster for the whole session, or a skip with the reason."""
+    cluster = make_cluster()
+    if isinstance(cluster, str):
+        pytest.skip(cluster)
+    try:
         yield cluster
     finally:
-        try:
-            cluster.stop()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        cluster.destroy()
 
 
 _schemas = iter(range(1, 1_000_000))

@@ -39,6 +39,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -67,11 +68,13 @@ SCHEMES = ("postgresql://", "postgres://")
 #: released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
+        # keys compare byte-wise (COLLATE "C"), whatever the database's locale: they are
+        # identifiers, never sorted for people, and C comparisons are several times faster
         """CREATE TABLE sent (
-            message_id TEXT,
+            message_id TEXT COLLATE "C",
             sent_at    BIGINT NOT NULL,   -- Unix seconds, UTC
-            sender     TEXT NOT NULL,
-            recipient  TEXT NOT NULL,     -- '' when only the Message-ID is known
+            sender     TEXT COLLATE "C" NOT NULL,
+            recipient  TEXT COLLATE "C" NOT NULL,  -- '' when only the Message-ID is known
             subject    TEXT
         )""",
         "CREATE UNIQUE INDEX sent_unique "
@@ -84,7 +87,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 LATEST = len(MIGRATIONS)
 
 _COLUMNS = "message_id, sent_at, sender, recipient, subject"
-_KEY_ORDER = 'recipient COLLATE "C", sent_at, sender COLLATE "C", message_id COLLATE "C"'
+#: The unique index's order: concurrent importers lock rows in this order (no deadlock).
+_KEY_ORDER = "recipient, sent_at, sender, COALESCE(message_id, '')"
 #: Rows per COPY transaction; fewer than this go through one INSERT of arrays.
 _BATCH = 50_000
 _SMALL = 200
@@ -140,7 +144,13 @@ def _psycopg() -> Any:
 
 def _connect(dsn: str) -> psycopg.Connection[Any]:
     psycopg = _psycopg()
-    options: dict[str, Any] = {"autocommit": True, "application_name": "backscatter"}
+    # prepare_threshold=None: every lookup is planned with its values. A generic plan for
+    # ``message_id = ANY($1) LIMIT 100`` guesses many matches and scans the table.
+    options: dict[str, Any] = {
+        "autocommit": True,
+        "application_name": "backscatter",
+        "prepare_threshold": None,
+    }
     if "connect_timeout" not in dsn:
         options["connect_timeout"] = 10
     try:
@@ -326,21 +336,36 @@ class PostgresSentLog:
     def add(self, rows: Iterable[SentRecipient]) -> tuple[int, int]:
         """Store rows; return (rows read, rows that were new). Each batch of
         :data:`_BATCH` rows is one transaction: an interrupted import keeps the batches
-        already written and the next run adds only the rest."""
+        already written and the next run adds only the rest.
+
+        A large import writes each batch from a second thread while this one reads and
+        normalises the next (psycopg waits for the server without the GIL), so reading
+        the log and the server's inserting overlap; one batch at most is in flight."""
         read = added = 0
         batch: list[tuple[object, ...]] = []
         keys = RowKeys()
-        for row in rows:
-            read += 1
-            stored = _storable(keys.row(row))
-            if stored is None:
-                continue
-            batch.append(stored)
-            if len(batch) >= _BATCH:
+        writer: ThreadPoolExecutor | None = None
+        pending: Future[int] | None = None
+        try:
+            for row in rows:
+                read += 1
+                stored = _storable(keys.row(row))
+                if stored is None:
+                    continue
+                batch.append(stored)
+                if len(batch) >= _BATCH:
+                    if pending is not None:
+                        added += pending.result()
+                    writer = writer or ThreadPoolExecutor(1, thread_name_prefix="sentlog-copy")
+                    pending = writer.submit(self._write, batch)
+                    batch = []
+            if pending is not None:
+                added += pending.result()
+            if batch:
                 added += self._write(batch)
-                batch = []
-        if batch:
-            added += self._write(batch)
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)  # never leave a batch half-sent behind us
         return read, added
 
     def _write(self, batch: list[tuple[object, ...]]) -> int:
