@@ -155,13 +155,14 @@ def test_a_connection_killed_mid_import_is_reopened_and_the_import_completes(pg_
 
 
 def test_the_database_going_away_fails_the_import_and_the_next_run_resumes(
-    pg_dsn, pg_cluster, caplog
+    pg_dsn, pg_cluster, caplog, monkeypatch
 ):
     """The cluster stops mid-import: one plain error, the committed batches stay, the next
     run adds only the rest. Meanwhile the milter's recorder and scorer say the outage once
     and apply on_error (451 here) to every message."""
     open_sent_log(pg_dsn, readonly=False).close()
     caplog.set_level(logging.INFO, logger="backscatter.sentlog")
+    monkeypatch.setattr(PostgresSentLog, "RETRY_AFTER", 0.0)  # try again at once when back
 
     def stopping(source: Iterator[SentRecipient], at: int) -> Iterator[SentRecipient]:
         for number, row in enumerate(source):

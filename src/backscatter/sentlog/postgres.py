@@ -39,7 +39,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -57,6 +56,8 @@ from backscatter.sentlog.store import (
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import psycopg
 
 log = logging.getLogger("backscatter.sentlog")
@@ -152,7 +153,7 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
         "prepare_threshold": None,
     }
     if "connect_timeout" not in dsn:
-        options["connect_timeout"] = 10
+        options["connect_timeout"] = 5
     try:
         return psycopg.connect(dsn, **options)  # type: ignore[no-any-return]
     except psycopg.Error as exc:
@@ -234,8 +235,12 @@ class PostgresSentLog:
     """A :class:`~backscatter.sentlog.store.SentLogStore` in a PostgreSQL database.
 
     Thread-safe (one lock around the connection): the milter's recorder and scorer threads
-    may share one.
+    may share one. During an outage a new connection is tried at most every
+    :attr:`RETRY_AFTER` seconds; calls in between fail at once, so that a database host that
+    does not answer cannot hold every milter thread for the connect timeout.
     """
+
+    RETRY_AFTER = 2.0
 
     def __init__(self, dsn: str, *, readonly: bool = False) -> None:
         self.dsn = dsn.strip()
@@ -243,10 +248,16 @@ class PostgresSentLog:
         self.name = mask_dsn(self.dsn)
         self._lock = threading.RLock()
         self._down = False  # an outage is being reported; said once, and once when over
+        self._retry_at = 0.0
+        self._last_error = ""
         self._connection: psycopg.Connection[Any] | None = None
         self._staged = False
         connection = self._open()
-        version = schema_version(connection)
+        try:
+            version = schema_version(connection)
+        except _psycopg().Error as exc:
+            connection.close()
+            raise BackscatterError(f"cannot open sent-log {self.name}: {_said(exc, dsn)}") from None
         if version is None and not readonly:
             migrate(self.dsn)
             version = LATEST
@@ -290,6 +301,8 @@ class PostgresSentLog:
             for attempt in range(_RETRIES + 1):
                 try:
                     if self._connection is None or self._connection.closed:
+                        if self._down and time.monotonic() < self._retry_at:
+                            raise SentLogUnavailable(self._last_error)
                         self._connection = self._open()
                         reconnected = True
                     result = work(self._connection)
@@ -327,6 +340,8 @@ class PostgresSentLog:
             raise BackscatterError(f"{doing} {self.name}: gave up")  # not reached
 
     def _outage(self, message: str) -> None:
+        self._retry_at = time.monotonic() + self.RETRY_AFTER
+        self._last_error = message
         if not self._down:
             self._down = True
             log.error("%s (said once until it is back)", message)
@@ -356,7 +371,10 @@ class PostgresSentLog:
                 if len(batch) >= _BATCH:
                     if pending is not None:
                         added += pending.result()
-                    writer = writer or ThreadPoolExecutor(1, thread_name_prefix="sentlog-copy")
+                    if writer is None:
+                        from concurrent.futures import ThreadPoolExecutor
+
+                        writer = ThreadPoolExecutor(1, thread_name_prefix="sentlog-copy")
                     pending = writer.submit(self._write, batch)
                     batch = []
             if pending is not None:
