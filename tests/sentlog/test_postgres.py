@@ -61,6 +61,13 @@ def test_a_dsn_opens_the_postgres_store_and_creates_its_schema(pg_dsn):
     assert pg.migrate(pg_dsn) == (pg.LATEST, pg.LATEST)  # migrating again changes nothing
 
 
+def test_backscatter_sent_log_names_the_store_when_no_option_does(pg_dsn, monkeypatch):
+    monkeypatch.setenv("BACKSCATTER_SENT_LOG", pg_dsn)
+    with open_sent_log(None, readonly=False) as store:
+        assert isinstance(store, PostgresSentLog)
+        assert store.add(rows(3)) == (3, 3)
+
+
 def test_reading_a_database_without_the_schema_says_run_migrate(pg_dsn):
     with pytest.raises(BackscatterError, match="run backscatter sentlog migrate"):
         open_sent_log(pg_dsn, readonly=True)
