@@ -112,6 +112,8 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
     with pytest.raises(SentLogUnavailable, match="cannot reach sent-log") as caught:
         open_sent_log(dsn, readonly=True)
     assert "s3cret" not in str(caught.value)
+    with pytest.raises(BackscatterError, match=r"postgresq://kim:\*\*\*@/x: give a file path"):
+        open_sent_log("postgresq://kim:s3cret@/x", readonly=False)  # mistyped: no file made
     result = run("sentlog", "stats", "--db", dsn)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1

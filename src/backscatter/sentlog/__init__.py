@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from backscatter.errors import BackscatterError
 from backscatter.sentlog.batv import BatvCheck, recognise, sign, verify
 from backscatter.sentlog.matching import SentMatch, match_bounce
 from backscatter.sentlog.postgres import PostgresSentLog, SentLogUnavailable, is_dsn, mask_dsn
@@ -29,6 +30,10 @@ def open_sent_log(spec: str | os.PathLike[str] | None, *, readonly: bool) -> Sen
     chosen = sent_log_spec(spec)
     if is_dsn(chosen):
         return PostgresSentLog(str(chosen), readonly=readonly)
+    if "://" in str(chosen):  # a mistyped scheme must not become a file named after it
+        raise BackscatterError(
+            f"sent-log {mask_dsn(str(chosen))}: give a file path or a postgresql:// DSN"
+        )
     return SqliteSentLog(chosen, readonly=readonly)
 
 

@@ -113,8 +113,8 @@ def is_dsn(spec: object) -> bool:
 
 def mask_dsn(dsn: str) -> str:
     """The DSN with its password (in the authority or as ``password=``) replaced by ``***``,
-    for messages and logs. Anything else (a file path) is returned as it is."""
-    if not is_dsn(dsn):
+    for messages and logs. Anything that is no URL (a file path) is returned as it is."""
+    if "://" not in dsn:
         return dsn
     try:
         parts = urlsplit(dsn.strip())
