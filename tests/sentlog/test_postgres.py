@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 
 from backscatter import Detector
@@ -27,6 +26,8 @@ from backscatter.sentlog import (
 from backscatter.sentlog import postgres as pg
 from tests.conftest import DATA
 from tests.test_cli import run
+
+psycopg = pytest.importorskip("psycopg", reason="pip install 'backscatter[postgres]'")
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 
