@@ -21,6 +21,7 @@ def test_score_jsonl_has_parse_fields_verdict_and_evidence():
     assert record["verdict"] == "spoofed"
     assert 0.5 <= record["spoofed_probability"] <= 1.0
     assert record["evidence"] and all(isinstance(e, str) for e in record["evidence"])
+    assert record["rules"] == ["HTML_ONLY", "LINK_WITH_LURE"]  # strongest first
     assert {"source", "is_bounce", "recipients", "original_message_id"} <= set(record)
     assert result.stderr.startswith("1 messages: 0 genuine, 1 spoofed, 0 unknown, 0 not_bounce")
 
@@ -32,6 +33,9 @@ def test_score_the_bundled_example_as_csv():
     assert verdicts["7"] == "not_bounce"  # the auto-reply
     assert verdicts["8"] == verdicts["9"] == "spoofed"  # the two fake NDRs
     assert verdicts["1"] == verdicts["2"] == verdicts["3"] == "genuine"
+    rules = {row["source"].rsplit("#", 1)[1]: row["rules"] for row in rows}
+    assert "LINK_WITH_LURE" in rules["8"].split(",")  # one column, SpamAssassin's commas
+    assert rules["7"] == ""  # not a bounce: no rule is evaluated
 
 
 def test_a_spoofed_bounce_never_counts_its_recipients_as_hard_bounced():

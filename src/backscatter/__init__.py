@@ -4,18 +4,17 @@
     detector = Detector.load()                  # the shipped model, no sent-log
     verdict = detector.score(raw_bytes)         # .verdict, .spoofed_probability, .evidence
 
-``Detector`` and friends are imported on first use, so ``backscatter.parse`` users do not pay
-for scikit-learn.
+Every name is imported on first use: ``backscatter.parse`` users do not pay for scikit-learn,
+and ``backscatter --help`` (which imports this package first) pays for nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from backscatter.mail import Bounce, FailedRecipient, iter_messages, parse
-
 if TYPE_CHECKING:
     from backscatter.detector import Detector, Envelope, Verdict
+    from backscatter.mail import Bounce, FailedRecipient, iter_messages, parse
     from backscatter.sentlog import SqliteSentLog as SentLog
 
 __version__ = "0.1.0"
@@ -32,6 +31,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Bounce": ("backscatter.mail", "Bounce"),
+    "FailedRecipient": ("backscatter.mail", "FailedRecipient"),
+    "iter_messages": ("backscatter.mail", "iter_messages"),
+    "parse": ("backscatter.mail", "parse"),
     "Detector": ("backscatter.detector", "Detector"),
     "Envelope": ("backscatter.detector", "Envelope"),
     "Verdict": ("backscatter.detector", "Verdict"),

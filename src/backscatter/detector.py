@@ -18,7 +18,13 @@ from sklearn.pipeline import Pipeline
 from backscatter.features import CATALOG, Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
-from backscatter.model.explain import contributions, explain, mean_weights, outside_sent_log
+from backscatter.model.explain import (
+    contributions,
+    explain,
+    fired_rules,
+    mean_weights,
+    outside_sent_log,
+)
 from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
 from backscatter.sentlog import SentLogStore, SentLogUnavailable, open_sent_log
@@ -68,6 +74,8 @@ class Verdict:
     evidence: tuple[str, ...] = ()
     matched: str | None = None  # how the sent-log matched, if it did
     coverage: str | None = None  # covered, before_log, after_log, undated; None: no sent-log
+    rules: tuple[str, ...] = ()  # the rules that fired (Feature.rule), strongest first
+    threshold: float = 0.5  # the detector's: spoofed at or above it (headers say "required")
 
     @property
     def outside_sent_log(self) -> bool:
@@ -80,6 +88,7 @@ class Verdict:
             verdict=self.verdict,
             spoofed_probability=round(self.spoofed_probability, 4),
             evidence=list(self.evidence),
+            rules=list(self.rules),
             sent_log_match=self.matched,
             sent_log_coverage=self.coverage,
         )
@@ -97,9 +106,10 @@ def _not_a_failure(item: Evidence) -> bool:
     )
 
 
-def _failed(item: Evidence, what: str, exc: Exception) -> Verdict:
+def _failed(item: Evidence, what: str, exc: Exception, threshold: float = 0.5) -> Verdict:
     error = f"{what}: {type(exc).__name__}: {exc}"[:300]
-    return Verdict(replace(item.bounce, error=item.bounce.error or error), UNKNOWN, 0.0, (error,))
+    bounce = replace(item.bounce, error=item.bounce.error or error)
+    return Verdict(bounce, UNKNOWN, 0.0, (error,), threshold=threshold)
 
 
 def _matched(evidence: Evidence) -> str | None:
@@ -164,7 +174,9 @@ class Detector:
             except SentLogUnavailable:
                 raise
             except Exception as exc:  # mail is hostile; see the docstring
-                failed[index] = _failed(Evidence(bounce, False), "could not gather evidence", exc)
+                failed[index] = _failed(
+                    Evidence(bounce, False), "could not gather evidence", exc, self.threshold
+                )
         judged = iter(self.judge_many(gathered))
         return [failed[i] if i in failed else next(judged) for i in range(len(messages))]
 
@@ -177,7 +189,9 @@ class Detector:
         scored = []
         for index, item in enumerate(evidence):
             if _not_a_failure(item):
-                verdicts[index] = Verdict(item.bounce, NOT_BOUNCE, 0.0, (), _matched(item))
+                verdicts[index] = Verdict(
+                    item.bounce, NOT_BOUNCE, 0.0, (), _matched(item), threshold=self.threshold
+                )
             else:
                 scored.append(index)
         rows, scored = self._rows(evidence, scored, verdicts)
@@ -192,7 +206,9 @@ class Detector:
                         item, rows[position], float(probabilities[position]), pushes[position]
                     )
                 except Exception as exc:  # an explanation must not cost a verdict
-                    verdicts[index] = _failed(item, "could not explain the verdict", exc)
+                    verdicts[index] = _failed(
+                        item, "could not explain the verdict", exc, self.threshold
+                    )
         return [v for v in verdicts if v is not None]
 
     def _rows(
@@ -210,7 +226,9 @@ class Detector:
                     rows.append(features.transform([evidence[index]])[0])
                     kept.append(index)
                 except Exception as exc:
-                    verdicts[index] = _failed(evidence[index], "could not compute features", exc)
+                    verdicts[index] = _failed(
+                        evidence[index], "could not compute features", exc, self.threshold
+                    )
             return np.array(rows).reshape(len(rows), len(CATALOG)), kept
 
     def _verdict(
@@ -235,7 +253,14 @@ class Detector:
         if note:
             sentences = [*sentences[:2], note]
         return Verdict(
-            item.bounce, verdict, probability, tuple(sentences), _matched(item), coverage
+            item.bounce,
+            verdict,
+            probability,
+            tuple(sentences),
+            _matched(item),
+            coverage,
+            fired_rules(row, pushes),
+            self.threshold,
         )
 
     def close(self) -> None:

@@ -109,6 +109,7 @@ def write_verdict_csv(records: Iterable[Record], out: TextIO) -> None:
         "hard",
         "original_message_id",
         "sent_log_match",
+        "rules",
         "evidence",
         "error",
     )
@@ -128,6 +129,7 @@ def write_verdict_csv(records: Iterable[Record], out: TextIO) -> None:
                 ";".join("hard" if r.get("hard") else "soft" for r in recipients),
                 record.get("original_message_id"),
                 record.get("sent_log_match"),
+                ",".join(record.get("rules") or []),  # SpamAssassin's tests= convention
                 " | ".join(record.get("evidence") or []),
                 record.get("error"),
             ]

@@ -8,8 +8,10 @@ import sys
 from backscatter.cli import batv as _batv  # noqa: F401
 from backscatter.cli import filters as _filters  # noqa: F401
 from backscatter.cli import parse as _parse  # noqa: F401
+from backscatter.cli import rules as _rules  # noqa: F401
 from backscatter.cli import score as _score  # noqa: F401
 from backscatter.cli import sentlog as _sentlog  # noqa: F401
+from backscatter.cli import suppressions as _suppressions  # noqa: F401
 from backscatter.cli import training as _training  # noqa: F401
 from backscatter.cli.app import app
 from backscatter.errors import BackscatterError

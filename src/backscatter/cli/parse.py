@@ -7,14 +7,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from backscatter.cli.app import app
 from backscatter.errors import BackscatterError
-from backscatter.mail import SourceError, iter_messages, parse
 from backscatter.render import WRITERS, Record
+
+if TYPE_CHECKING:
+    from backscatter.mail import SourceError
 
 
 class OutputFormat(StrEnum):
@@ -52,6 +54,8 @@ def parse_command(
 
 
 def _records(paths: list[str], failures: list[SourceError]) -> Iterator[Record]:
+    from backscatter.mail import SourceError, iter_messages, parse
+
     for item in iter_messages(paths):
         if isinstance(item, SourceError):
             failures.append(item)

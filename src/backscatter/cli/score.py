@@ -10,17 +10,18 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from backscatter.cli.app import app
-from backscatter.cli.parallel import score_in_parallel
 from backscatter.cli.parse import PathsArgument, _open_output
-from backscatter.detector import GENUINE, VERDICTS, Detector, Verdict
 from backscatter.errors import BackscatterError
-from backscatter.mail import RawMessage, SourceError, iter_messages
 from backscatter.render import VERDICT_WRITERS, Record
+
+if TYPE_CHECKING:
+    from backscatter.detector import Verdict
+    from backscatter.mail import RawMessage, SourceError
 
 
 class ScoreFormat(StrEnum):
@@ -52,6 +53,9 @@ def score_command(
     ] = 0,
 ) -> None:
     """Score each message as genuine, spoofed, unknown or not a bounce, and say why."""
+    from backscatter.cli.parallel import score_in_parallel
+    from backscatter.detector import GENUINE, VERDICTS, Detector
+
     if not 0.0 <= threshold <= 1.0:
         raise BackscatterError("--threshold is a probability between 0 and 1")
     detector = Detector.load(model, sent_log, config, threshold)  # fails early on bad options
@@ -113,6 +117,8 @@ def _auto_jobs(paths: list[str]) -> int:
 
 
 def _batches(paths: list[str], failures: list[SourceError]) -> Iterator[list[RawMessage]]:
+    from backscatter.mail import SourceError, iter_messages
+
     batch: list[RawMessage] = []
     for item in iter_messages(paths):
         if isinstance(item, SourceError):
@@ -138,6 +144,8 @@ class _Summary:
 
 
 def _records(verdicts: Iterator[Verdict], summary: _Summary) -> Iterator[Record]:
+    from backscatter.detector import GENUINE
+
     progress = _Progress() if sys.stderr.isatty() else None
     for verdict in verdicts:
         if not verdict.bounce.is_mail:

@@ -94,7 +94,8 @@ def insert_fields(header: bytes, added: list[tuple[str, str]]) -> bytes:
     before, after = fields[:insert_at], fields[insert_at:]
     if before and not before[-1].endswith((b"\n", b"\r")):
         before[-1] += newline
-    ours = [f"{name}: {value}".encode("ascii") + newline for name, value in added]
+    # Folds in our values are a bare LF (what libmilter wants): here, the message's own.
+    ours = [f"{n}: {v}".encode("ascii").replace(b"\n", newline) + newline for n, v in added]
     return b"".join(before + ours + after)
 
 

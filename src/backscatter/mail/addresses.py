@@ -13,16 +13,26 @@ import io
 import logging
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 from backscatter.mail.identifiers import normalise_address as normalise
 
-# flanker's ply lexer and parser log grammar warnings on import and a warning for every
-# address they cannot read; neither is for the user's eyes, so they go nowhere.
-_flanker_log = logging.getLogger("flanker")
-_flanker_log.addHandler(logging.NullHandler())
-_flanker_log.propagate = False
-with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-    from flanker.addresslib import address as _flanker_address
+
+@lru_cache(maxsize=1)
+def _flanker_address() -> Any:
+    """flanker's address module, imported on the first header that needs it: importing it
+    builds ply parser tables (~0.25 s), which most headers (``a@b``, ``Name <a@b>``) and
+    commands such as ``backscatter --help`` never need.
+
+    flanker's ply lexer and parser log grammar warnings on import and a warning for every
+    address they cannot read; neither is for the user's eyes, so they go nowhere."""
+    flanker_log = logging.getLogger("flanker")
+    flanker_log.addHandler(logging.NullHandler())
+    flanker_log.propagate = False
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from flanker.addresslib import address
+
+    return address
 
 _LOCAL_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-"
@@ -49,7 +59,7 @@ def _header_addresses(value: str) -> tuple[str, ...]:
     if simple is not None:
         return (simple,)
     try:
-        parsed = _flanker_address.parse_list(value)
+        parsed = _flanker_address().parse_list(value)
     except Exception:  # flanker's parser is strict and can fail on hostile input
         parsed = []
     found = [normalise(a.address) for a in parsed if getattr(a, "address", None)]
