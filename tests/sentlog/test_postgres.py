@@ -227,3 +227,21 @@ def inbound(core: MilterCore, raw: bytes) -> MessageSession:
     session.end_headers()
     session.add_body(body)
     return session
+
+
+def test_what_postgres_cannot_hold_is_stored_safely_or_skipped(pg_dsn):
+    """Text cannot hold NUL (stored as U+FFFD); a key too long for a B-tree entry (no real
+    address or Message-ID) is read, not stored, and never fails the batch around it."""
+    import secrets
+
+    huge = secrets.token_hex(2000) + "@receiver.example"  # 4,017 incompressible bytes
+    batch = [
+        SentRecipient("nul@sender.example", T0, "a@sender.example", "b@r.example", "x\x00y"),
+        SentRecipient("long@sender.example", T0, "a@sender.example", huge),
+        *rows(300),  # the COPY path too
+    ]
+    with open_sent_log(pg_dsn, readonly=False) as store:
+        assert store.add(batch) == (302, 301)
+        [row] = store.by_message_id("nul@sender.example")
+        assert row.subject == "x\ufffdy"
+        assert store.by_message_id("long@sender.example") == []
