@@ -16,7 +16,10 @@ from backscatter.errors import BackscatterError
 
 EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
-SentLogOption = Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")]
+SentLogOption = Annotated[
+    str | None,
+    typer.Option("--sent-log", help="Sent-log: a SQLite file or a postgresql:// DSN."),
+]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Our infrastructure and [milter] policy (TOML).")
 ]
@@ -63,6 +66,7 @@ def milter_command(
             "pip install 'backscatter[milter]'"
         ) from None
     from backscatter.filters.setup import build_core
+    from backscatter.sentlog.postgres import mask_dsn
 
     try:
         spec = milter.libmilter_socket(socket)
@@ -72,7 +76,7 @@ def milter_command(
     os.umask(0o777 & ~mode | 0o111)  # libmilter creates the socket under this umask
     core = build_core(model, sent_log, config, threshold, spoofed_action, on_error)
     logging.getLogger("backscatter.milter").info(
-        "listening on %s (sent-log: %s)", socket, sent_log or "none"
+        "listening on %s (sent-log: %s)", socket, mask_dsn(sent_log) if sent_log else "none"
     )
     try:
         milter.serve(core, spec)

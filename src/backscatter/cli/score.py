@@ -33,7 +33,10 @@ class ScoreFormat(StrEnum):
 @app.command("score")
 def score_command(
     paths: PathsArgument,
-    sent_log: Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")] = None,
+    sent_log: Annotated[
+        str | None,
+        typer.Option("--sent-log", help="Sent-log: a SQLite file or a postgresql:// DSN."),
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="Model file (default: shipped).")
     ] = None,

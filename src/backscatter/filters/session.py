@@ -18,6 +18,7 @@ from backscatter.filters.unscored import Unscored, claims_bounce
 from backscatter.filters.workers import ScoringPool
 from backscatter.mail.identifiers import normalise_address
 from backscatter.mail.message import header_text
+from backscatter.sentlog import SentLogUnavailable
 
 log = logging.getLogger("backscatter.milter")
 
@@ -122,6 +123,8 @@ class MessageSession:
         started = time.perf_counter()
         try:
             decision = self._outbound() if self.outbound else self._inbound()
+        except SentLogUnavailable as exc:  # the store logs the outage once, not per message
+            decision = self._fault(f"sent-log unavailable: {exc}")
         except Exception as exc:  # the boundary: mail must flow whatever went wrong in here
             log.exception("internal error, applying on_error=%s", self.core.policy.on_error)
             decision = self._fault(f"error: {type(exc).__name__}: {exc}")
