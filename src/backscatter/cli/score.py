@@ -40,8 +40,12 @@ class Only(StrEnum):
 def score_command(
     paths: PathsArgument,
     sent_log: Annotated[
-        Path | None,
-        typer.Option("--sent-log", help="Sent-log database: without it backscatter looks genuine."),
+        str | None,
+        typer.Option(
+            "--sent-log",
+            help="Sent-log: a SQLite file or a postgresql:// DSN (without it, backscatter "
+            "looks genuine).",
+        ),
     ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="Model file (default: shipped).")

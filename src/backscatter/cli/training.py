@@ -30,7 +30,11 @@ LabelsOption = Annotated[
     ),
 ]
 SentLogOption = Annotated[
-    Path | None, typer.Option("--sent-log", help="Sent-log database (needed to catch backscatter).")
+    str | None,
+    typer.Option(
+        "--sent-log",
+        help="Sent-log: a SQLite file or a postgresql:// DSN (needed to catch backscatter).",
+    ),
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Our infrastructure (TOML).")]
 ThresholdOption = Annotated[
@@ -52,13 +56,13 @@ def _examples(
     genuine: list[str] | None,
     spoofed: list[str] | None,
     labels: Path | None,
-    sent_log: Path | None,
+    sent_log: str | None,
     config: Path | None,
 ) -> tuple[Examples, bool]:
     """Every labelled message read, and whether the labels file named groups."""
     from backscatter.features import load_config
     from backscatter.model.train import Dropped, mailbox_sources, read_examples, read_label_file
-    from backscatter.sentlog import SqliteSentLog
+    from backscatter.sentlog import open_sent_log
 
     sources = mailbox_sources(genuine or [], spoofed or [])
     dropped, grouped = Dropped(), False
@@ -68,7 +72,7 @@ def _examples(
         dropped, grouped = label_file.dropped, label_file.grouped
     if not sources and not dropped.total():
         raise BackscatterError("give --genuine and --spoofed mailboxes, or --labels")
-    store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+    store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
     try:
         return read_examples(sources, store, load_config(config), dropped), grouped
     finally:
@@ -81,7 +85,7 @@ def _check_threshold(threshold: float) -> None:
         raise BackscatterError("--threshold is a probability between 0 and 1")
 
 
-def _notes(items: list[Labelled], sent_log: Path | None) -> list[str]:
+def _notes(items: list[Labelled], sent_log: str | None) -> list[str]:
     from backscatter.model.train import not_trained_reason
 
     unlearnable = sum(not_trained_reason(i) == "spoofed_without_evidence" for i in items)
