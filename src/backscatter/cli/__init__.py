@@ -35,6 +35,7 @@ def _application() -> Any:
     """The typer app with every command registered (importing a command module registers it)."""
     from backscatter.cli import batv as _batv  # noqa: F401
     from backscatter.cli import filters as _filters  # noqa: F401
+    from backscatter.cli import learn as _learn  # noqa: F401
     from backscatter.cli import parse as _parse  # noqa: F401
     from backscatter.cli import rules as _rules  # noqa: F401
     from backscatter.cli import score as _score  # noqa: F401

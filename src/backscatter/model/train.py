@@ -408,6 +408,32 @@ def fit(items: Sequence[Labelled], seed: int = 0) -> Pipeline:
     return model.set_params(classifier__cv=5)  # the splits served the fit; the file keeps none
 
 
+def fit_rows(
+    rows: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    seed: int = 0,
+) -> Pipeline:
+    """The same pipeline as :func:`fit`, fitted on feature vectors already computed (one
+    row per training view), each row weighted by ``sample_weight`` (None: all 1).
+
+    Why rows: ``backscatter learn`` keeps a site's corrections as vectors, not as mail, and
+    refits on them beside the generated set; why weights: a few dozen corrections against
+    thousands of generated rows would otherwise move nothing. The feature step is stateless
+    (it records the catalogue's names, the model's contract), so it is fitted on nothing and
+    the scaler and calibrated classifier on the rows; the weights reach the classifier and
+    its calibration (CalibratedClassifierCV passes them on), not the scaler."""
+    if len(set(labels.tolist())) < 2:
+        raise BackscatterError("training needs both genuine and spoofed examples")
+    model = new_pipeline(seed)
+    model.named_steps["features"].fit([])
+    model.set_params(classifier__cv=grouped_folds(labels, groups, 5, seed))
+    params = {} if sample_weight is None else {"classifier__sample_weight": sample_weight}
+    model[1:].fit(rows, labels, **params)
+    return model.set_params(classifier__cv=5)
+
+
 def learnable_counts(items: Sequence[Labelled]) -> dict[int, int]:
     """Messages per class the model can learn from (see :func:`not_trained_reason`)."""
     counts = {GENUINE: 0, SPOOFED: 0}
