@@ -73,7 +73,8 @@ def serve_command(
     POST a raw message to /score (JSON verdict), /headers (the headers to add) or /filter (the
     message with the headers); GET /health. `backscatter filter --connect SOCKET` is the
     client; curl --unix-socket and rspamd/Haraka HTTP calls work too. Stops on SIGTERM/SIGINT
-    and removes its socket (SIGHUP: reload not implemented yet, logged and ignored).
+    and removes its socket. SIGHUP reloads the model file it was started with (systemctl
+    reload, after backscatter learn); a bad file is logged and the old model kept.
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -86,11 +87,14 @@ def serve_command(
     from backscatter.detector import Detector
     from backscatter.filters.daemon import Daemon, ScoringService
     from backscatter.filters.workers import ScoringPool
+    from backscatter.model.persist import shipped_model_path
 
-    detector = Detector.load(model, sent_log, config, threshold)
+    model_path = model or shipped_model_path()
+    detector = Detector.load(model_path, sent_log, config, threshold)
     pool = ScoringPool(detector, workers or None)  # forks: before any server thread
+    pool.model = ScoringPool.describe(model_path)
     service = ScoringService(pool, budget_ms / 1000, max_kb * 1024)
-    daemon = Daemon(service)
+    daemon = Daemon(service, model_path)
     try:
         daemon.listen_unix(socket, mode, gid)
         where = f"unix:{socket}"
@@ -102,8 +106,8 @@ def serve_command(
 
     def started() -> None:
         log.info(
-            "listening on %s workers=%d budget_ms=%d max_kb=%d sent-log=%s version=%s",
-            where, pool.size, budget_ms, max_kb, sent_log or "none", _version(),
+            "listening on %s workers=%d budget_ms=%d max_kb=%d sent-log=%s model=%s version=%s",
+            where, pool.size, budget_ms, max_kb, sent_log or "none", pool.model, _version(),
         )  # fmt: skip
 
     stopped_by = daemon.run(started)

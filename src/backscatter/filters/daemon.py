@@ -96,6 +96,7 @@ class ScoringService:
         return {
             "status": "ok",
             "version": __version__,
+            "model": self.pool.model,
             "workers": self.pool.pids,
             "spare": self.pool.spare_pid,
             "zygote": self.pool.zygote_pid,
@@ -370,8 +371,10 @@ def bind_http(host: str, port: int, handler: type[Handler]) -> LoopbackHTTPServe
 class Daemon:
     """The servers, their threads and the shutdown. Create the pool before this (it forks)."""
 
-    def __init__(self, service: ScoringService) -> None:
+    def __init__(self, service: ScoringService, model_path: Path | None = None) -> None:
         self.service = service
+        self.model_path = model_path  # what SIGHUP reloads: the file it was started with
+        self._reloading = threading.Lock()
         self.handler = type("BoundHandler", (Handler,), {"service": service})
         self.servers: list[socketserver.BaseServer] = []
         self.socket_path: Path | None = None
@@ -389,10 +392,26 @@ class Daemon:
         return int(server.server_address[1])
 
     def reload(self) -> None:
-        """The hook SIGHUP calls. Issue 13 (reload the model without dropping a connection:
-        load it, start a new pool, swap ``service.pool``, close the old one) is not built;
-        until then SIGHUP is logged and ignored rather than killing the daemon."""
-        log.warning("SIGHUP: model reload is not implemented yet; still serving the old model")
+        """The hook SIGHUP calls (issue 13): reload the model from the file the daemon was
+        started with, in a thread of its own (a signal handler must return at once). The
+        pool's zygote loads and checks it; a new generation of workers takes over and the
+        old ones finish what they are scoring: no connection is dropped. A bad file is one
+        error line and the old model keeps serving."""
+        if self.model_path is None:
+            log.warning("SIGHUP: no model file to reload; still serving the old model")
+            return
+        threading.Thread(target=self._reload, name="reload", daemon=True).start()
+
+    def _reload(self) -> None:
+        from backscatter.errors import BackscatterError
+
+        with self._reloading:  # two quick SIGHUPs: one reload after the other
+            try:
+                described = self.service.pool.reload(self.model_path)  # type: ignore[arg-type]
+            except BackscatterError as exc:
+                log.error("SIGHUP: kept the old model (%s): %s", self.service.pool.model, exc)
+                return
+            log.info("SIGHUP: reloaded the model: %s", described)
 
     def run(self, on_start: Callable[[], None] | None = None) -> str:
         """Serve until SIGTERM or SIGINT; returns the signal's name. Servers stop, the socket

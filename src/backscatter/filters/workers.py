@@ -21,11 +21,19 @@ How the processes are made, and why:
 
 A request is a length-prefixed pickle of (message, source, envelope); a reply the pickled
 Verdict (both ends are this module, in processes forked from the same parent).
+
+Reloading the model (issue 13, SIGHUP): the *zygote* loads the new file (the allowlisted
+skops load, the feature contract, one warm-up message scored to a probability) and says so;
+the pool then forks a new generation of workers from it and retires the old ones: an idle
+one at once, a busy one when its message is answered. Nothing is forked from the daemon,
+which by then runs threads; no connection waits for more than a fork. A model that fails
+any check leaves the zygote, and so every worker, with the old one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import pickle
@@ -35,6 +43,7 @@ import socket
 import struct
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from backscatter.filters.unscored import BUDGET, ERROR, Unscored
@@ -46,6 +55,7 @@ log = logging.getLogger("backscatter.workers")
 
 _LENGTH = struct.Struct("!I")
 _CHUNK = 1 << 20
+_RELOAD_S = 60.0  # a model load in the zygote that takes longer is a failed reload
 
 #: Scored once before the zygote forks, so that what the first message imports lazily is
 #: already in every worker (the first message otherwise takes ~0.5 s).
@@ -91,9 +101,10 @@ Hello
 class _Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, pid: int, channel: socket.socket) -> None:
+    def __init__(self, pid: int, channel: socket.socket, generation: int = 0) -> None:
         self.pid = pid
         self.channel = channel
+        self.generation = generation  # of the model it holds (see ScoringPool.reload)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -118,6 +129,8 @@ class ScoringPool:
         self._live: dict[int, _Worker] = {}
         self._lock = threading.Lock()  # the zygote channel and the live set
         self._closed = False
+        self._generation = 0
+        self.model = ""  # what /health and the log call the model (set by the daemon)
         with contextlib.suppress(Exception):  # a failed warm-up only costs the first message
             detector.score(_WARM_UP, "warm-up")
         ours, theirs = socket.socketpair()
@@ -181,16 +194,73 @@ class ScoringPool:
             except Exception as exc:  # it died on this message (EOF, a bad reply)
                 self._replace(worker, killed=False)
                 return Unscored(ERROR, f"worker {worker.pid} failed: {type(exc).__name__}")
-            self._idle.put(worker)
+            self._release(worker)
             return reply  # type: ignore[no-any-return]
 
     def _take(self, deadline: float | None) -> _Worker | None:
-        try:
-            if deadline is None:
-                return self._idle.get()
-            return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            return None
+        while True:
+            try:
+                if deadline is None:
+                    worker = self._idle.get()
+                else:
+                    worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if worker.generation == self._generation:
+                return worker
+            self._retire(worker)  # an old model's worker, left idle by a reload
+
+    def _release(self, worker: _Worker) -> None:
+        """Back to the idle queue, or, if a reload happened meanwhile, retired."""
+        if worker.generation == self._generation:
+            self._idle.put(worker)
+        else:
+            self._retire(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        """End a worker of an old model: closing its channel ends its loop (exit 0)."""
+        with self._lock:
+            self._live.pop(worker.pid, None)
+        with contextlib.suppress(OSError):
+            worker.channel.close()
+
+    def reload(self, path: str | Path) -> str:
+        """Load the model at ``path`` into the zygote and replace every worker with one
+        holding it; returns the model's description (name and hash). BackscatterError,
+        with the old model still serving, when the file fails the checks."""
+        from backscatter.errors import BackscatterError
+
+        encoded = os.fsencode(str(path))
+        with self._lock:
+            if self._closed:
+                raise BackscatterError("the pool is closed")
+            try:
+                self._control.sendall(b"r" + _LENGTH.pack(len(encoded)) + encoded)
+                reply = _receive(self._control, time.monotonic() + _RELOAD_S).decode()
+            except (OSError, EOFError) as exc:
+                raise BackscatterError(f"the scoring zygote did not answer: {exc}") from None
+            finally:
+                self._control.settimeout(None)
+        status, _, detail = reply.partition(":")
+        if status != "ok":
+            raise BackscatterError(detail)
+        generation = self._generation + 1  # forked first: no caller waits for a fork
+        fresh = [self._spawn(generation) for _ in range(self.size + 1)]
+        with self._lock:
+            self._generation = generation
+            old_spare, self._spare = self._spare, fresh.pop()
+        if old_spare is not None:
+            self._retire(old_spare)
+        for worker in fresh:
+            self._idle.put(worker)
+        drained: list[_Worker] = []  # the old idle workers go now, not when next taken
+        with contextlib.suppress(queue.Empty):
+            while True:
+                drained.append(self._idle.get_nowait())
+        for worker in drained:
+            self._release(worker)
+        self.model = detail
+        return detail
 
     def _replace(self, worker: _Worker, killed: bool) -> None:
         """Kill the worker and start another in the background: the caller answers at once."""
@@ -201,8 +271,8 @@ class ScoringPool:
                 self.killed += 1
             else:
                 self.died += 1
-            if self._closed:
-                return
+            if self._closed or worker.generation != self._generation:
+                return  # a reload has already put a new worker in its place
             spare, self._spare = self._spare, None
         if spare is not None:
             self._idle.put(spare)  # in service at once; the new process becomes the spare
@@ -222,7 +292,7 @@ class ScoringPool:
                 return
         self._idle.put(worker)
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, generation: int | None = None) -> _Worker:
         with self._lock:
             if self._closed:
                 raise OSError("the pool is closed")
@@ -230,9 +300,23 @@ class ScoringPool:
             message, fds, _flags, _address = socket.recv_fds(self._control, _LENGTH.size, 1)
             if len(message) != _LENGTH.size or len(fds) != 1:
                 raise OSError("the scoring zygote is gone")
-            worker = _Worker(_LENGTH.unpack(message)[0], socket.socket(fileno=fds[0]))
+            worker = _Worker(
+                _LENGTH.unpack(message)[0],
+                socket.socket(fileno=fds[0]),
+                self._generation if generation is None else generation,
+            )
             self._live[worker.pid] = worker
             return worker
+
+    @staticmethod
+    def describe(path: str | Path) -> str:
+        """A model as the log and /health name it: file name and the start of its hash."""
+        try:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()[:12]
+        except OSError:
+            digest = "?"
+        return f"{Path(path).name} sha256:{digest}"
 
     def close(self) -> None:
         """Stop every worker and the zygote, and reap the zygote: nothing left behind."""
@@ -305,7 +389,10 @@ def _zygote(control: socket.socket, detector: Detector) -> NoReturn:
     try:
         _quiet_signals()
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps workers: no zombies
-        while control.recv(1):
+        while command := control.recv(1):
+            if command == b"r":
+                detector = _reloaded(control, detector)
+                continue
             ours, theirs = socket.socketpair()
             pid = os.fork()
             if pid == 0:
@@ -320,6 +407,29 @@ def _zygote(control: socket.socket, detector: Detector) -> NoReturn:
     finally:
         _end_children(children)
         os._exit(status)
+
+
+def _reloaded(control: socket.socket, detector: Detector) -> Detector:
+    """In the zygote: the model named on ``control`` checked and loaded, or the old one;
+    either way one reply, ``ok:<name> sha256:<hash>`` or ``error:<why>``."""
+    from backscatter.detector import Detector as Loaded
+    from backscatter.model.persist import load
+
+    path = os.fsdecode(_receive(control, None))
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()[:12]
+        model = load(path)  # the skops allowlist, the archive caps, the feature contract
+        checked = Loaded(model, None, detector.config, detector.threshold).score(_WARM_UP)
+        if not 0.0 <= checked.spoofed_probability <= 1.0 or checked.verdict == "unknown":
+            raise ValueError(f"it scores a plain bounce {checked.verdict}")
+        fresh = Loaded(model, detector.sent_log, detector.config, detector.threshold)
+        reply = f"ok:{Path(path).name} sha256:{digest}"
+    except Exception as exc:  # whatever is wrong with the file, the old model stays
+        why = str(exc) if path in str(exc) else f"{path}: {exc}"
+        fresh, reply = detector, f"error:{why}".replace("\n", " ")[:500]
+    _send(control, reply.encode())
+    return fresh
 
 
 def _end_children(children: list[int]) -> None:
