@@ -21,7 +21,8 @@ model's generated training data plus those corrections.
   on its side across runs: the shipped model vs a model trained without them), and on the
   shipped evaluation set (generated with ``EVAL_SEED``, which no model trains on).
 - **Refusal.** A new model worse than the shipped one on the evaluation set (ROC AUC lower,
-  or more genuine called spoofed, beyond ``TOLERANCE``) is not written unless forced.
+  or more genuine called spoofed, beyond ``AUC_TOLERANCE`` / ``FP_TOLERANCE``) is not
+  written unless forced: the shipped model is the floor a site model must not go below.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ EVAL_SEED = 101  # the shipped evaluation set: a seed no model is trained on
 BASE_GENUINE = 1500  # scripts/train_default.py's counts (spoofed: 800 + 800)
 CORRECTION_SHARE = 0.2
 MAX_WEIGHT = 50.0
-TOLERANCE = 0.005  # of ROC AUC, and of the genuine-called-spoofed rate
+EVAL_GENUINE = 300  # the evaluation set's genuine bounces (and 160 + 160 spoofed)
+AUC_TOLERANCE = 0.005  # a new model may lose this much ROC AUC on the evaluation set
+FP_TOLERANCE = 0.01  # and call this much more of its genuine bounces spoofed (3 of 300)
 HELD_BACK = 4  # one correction in this many (by fingerprint) is held back
 
 
@@ -307,7 +310,7 @@ def learn(
     )
 
     with tempfile.TemporaryDirectory(prefix="backscatter-eval-") as folder:
-        evaluation_set = generated_items(Path(folder), max(30, generated // 4), EVAL_SEED)
+        evaluation_set = generated_items(Path(folder), EVAL_GENUINE, EVAL_SEED)
     evidence = [item.evidence for item in evaluation_set]
     evaluation = {
         name: verdict_metrics(
@@ -377,13 +380,13 @@ def worse_reason(shipped: dict[str, Any], new: dict[str, Any]) -> str | None:
     """One plain line when the new model is worse than the shipped one on its evaluation
     set beyond the tolerance; None when it is not."""
     auc_before, auc_after = shipped["roc_auc"] or 0.0, new["roc_auc"] or 0.0
-    if auc_after < auc_before - TOLERANCE:
+    if auc_after < auc_before - AUC_TOLERANCE:
         return (
             f"the new model is worse on the shipped evaluation set: ROC AUC {auc_after:.4f} "
             f"against the shipped model's {auc_before:.4f}"
         )
     fp_before, fp_after = shipped["genuine_called_spoofed"], new["genuine_called_spoofed"]
-    if fp_after > fp_before + TOLERANCE:
+    if fp_after > fp_before + FP_TOLERANCE:
         return (
             "the new model is worse on the shipped evaluation set: it calls "
             f"{fp_after:.2%} of genuine bounces spoofed, the shipped model {fp_before:.2%}"
