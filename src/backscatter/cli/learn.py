@@ -15,6 +15,7 @@ from backscatter.cli.app import app
 from backscatter.cli.training import (
     ConfigOption,
     FormatOption,
+    LabelsOption,
     ReportFormat,
     SentLogOption,
     ThresholdOption,
@@ -47,6 +48,7 @@ def learn_command(
             "its corrections store is written beside it.",
         ),
     ] = None,
+    labels: LabelsOption = None,
     sent_log: SentLogOption = None,
     config: ConfigOption = None,
     force: Annotated[
@@ -85,14 +87,16 @@ def learn_command(
     from backscatter.model.report import model_name, to_json
 
     _check_threshold(threshold)
-    if not genuine and not spoofed:
-        raise BackscatterError("give --genuine and/or --spoofed folders of corrections")
+    if not genuine and not spoofed and labels is None:
+        raise BackscatterError(
+            "give --genuine and/or --spoofed folders of corrections (or --labels)"
+        )
     target = model or site_model_path()
     shipped = load(shipped_model_path())
     current, current_name = shipped, "shipped"
     if target.exists():
         current, current_name = load(target), "current"
-    examples, _ = _examples(genuine, spoofed, None, sent_log, config)
+    examples, _ = _examples(genuine, spoofed, labels, sent_log, config)
     store = CorrectionsStore(store_path(target))
     outcome = learn(examples.items, store, current, current_name, shipped, generated, threshold)
     record = report_record(outcome, model_name(target), threshold, examples.dropped)

@@ -331,6 +331,38 @@ class ScoringPool:
         _reap(self._zygote_pid)
 
 
+def reload_on_signal(
+    pool: ScoringPool, path: str | Path, logger: logging.Logger, signum: int = signal.SIGUSR1
+) -> threading.Thread:
+    """Reload the model at ``path`` into ``pool`` whenever ``signum`` arrives, from a thread
+    that waits for it (``sigwait``): for the milter, where a handler cannot work.
+
+    libmilter (pymilter's, 1.0.1 here) starts a signal thread that ``sigwait``s SIGHUP,
+    SIGTERM and SIGINT and answers SIGHUP by stopping the milter (libmilter/signal.c,
+    ``mi_signal_thread``: SIGHUP and SIGTERM are MILTER_STOP); while ``runmilter`` blocks
+    the main thread no Python handler runs either. So the milter reloads on SIGUSR1. Call
+    this before libmilter starts its threads: the signal is blocked in the calling thread,
+    every thread started afterwards inherits the block, and only this thread takes it."""
+    from backscatter.errors import BackscatterError
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+
+    def wait() -> None:
+        while True:
+            signal.sigwait({signum})
+            name = signal.Signals(signum).name
+            try:
+                described = pool.reload(path)
+            except BackscatterError as exc:
+                logger.error("%s: kept the old model (%s): %s", name, pool.model, exc)
+                continue
+            logger.info("%s: reloaded the model: %s", name, described)
+
+    thread = threading.Thread(target=wait, name="reload-on-signal", daemon=True)
+    thread.start()
+    return thread
+
+
 def _reap(pid: int, wait_s: float = 5.0) -> None:
     deadline = time.monotonic() + wait_s
     while True:

@@ -120,10 +120,18 @@ def correction_of(item: Labelled, when: str) -> Correction:
         source=item.source,
         when=when,
         not_trained=not_trained_reason(item),
-        scored=bool(item.evidence.claims_bounce and item.evidence.bounce.is_mail),
+        scored=_scored(item),
         first=transformer.transform([item.evidence])[0].tolist(),
         rows=transformer.transform(views).tolist() if views else [],
     )
+
+
+def _scored(item: Labelled) -> bool:
+    """The Detector scores it (see detector._not_a_failure): it claims to be a bounce, is
+    mail, and is not a kind the parser names as no failure (auto-reply, success DSN...)."""
+    bounce = item.evidence.bounce
+    named_not_failure = not bounce.is_bounce and bounce.format is not None
+    return bool(item.evidence.claims_bounce and bounce.is_mail and not named_not_failure)
 
 
 class CorrectionsStore:
