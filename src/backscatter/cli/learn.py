@@ -95,7 +95,10 @@ def learn_command(
     shipped = load(shipped_model_path())
     current, current_name = shipped, "shipped"
     if target.exists():
-        current, current_name = load(target), "current"
+        try:
+            current, current_name = load(target), "current"
+        except BackscatterError as exc:  # another version's features: replaced, not refused
+            typer.echo(f"the current site model is replaced: {exc}", err=True)
     examples, _ = _examples(genuine, spoofed, labels, sent_log, config)
     store = CorrectionsStore(store_path(target))
     outcome = learn(examples.items, store, current, current_name, shipped, generated, threshold)
