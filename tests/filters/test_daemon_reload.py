@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -45,6 +46,21 @@ def score(sock: Path) -> float:
     return float(json.loads(body)["spoofed_probability"])
 
 
+def keep_alive_score(connection: socket.socket) -> float:
+    """One /score on a connection that stays open (HTTP/1.1 keep-alive)."""
+    head = b"POST /score HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n"
+    connection.sendall(head % len(GENUINE) + GENUINE)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    header, _, body = received.partition(b"\r\n\r\n")
+    assert header.startswith(b"HTTP/1.1 200"), header
+    length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += connection.recv(65536)
+    return float(json.loads(body)["spoofed_probability"])
+
+
 def wait_for(condition, timeout_s: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -64,6 +80,10 @@ def test_sighup_swaps_in_the_new_model_without_dropping_a_request(tmp_path, mode
         assert before == pytest.approx(expected(m1), abs=1e-4)
         assert abs(expected(m2) - before) > 0.05  # M2 is visibly another model
         old_workers = set(health(sock)["workers"])
+        kept = socket.socket(socket.AF_UNIX)
+        kept.settimeout(60)
+        kept.connect(str(sock))
+        assert keep_alive_score(kept) == pytest.approx(before)
         statuses: list[int] = []
         done = threading.Event()
 
@@ -89,6 +109,8 @@ def test_sighup_swaps_in_the_new_model_without_dropping_a_request(tmp_path, mode
             thread.join(timeout=60)
         after = score(sock)
         assert after == pytest.approx(expected(m2), abs=1e-4), (before, after)
+        assert keep_alive_score(kept) == pytest.approx(after)  # the same connection, kept
+        kept.close()
         assert statuses and set(statuses) == {200}, statuses[:10]
         state = health(sock)
         assert state["model"].startswith("model.skops sha256:")
