@@ -157,6 +157,31 @@ class BackscatterMilter(Milter.Base):
         return Milter.CONTINUE
 
 
+class RecipientCheckingMilter(BackscatterMilter):
+    """The milter when the policy refuses recipients at RCPT time (``reject_never_send_rcpt``,
+    ``reject_null_sender_multi_rcpt``). Its ``envrcpt`` is not ``@Milter.noreply``: the MTA
+    then waits for an answer to every RCPT (one more round trip on the milter socket per
+    recipient), which only sites that turn these options on pay."""
+
+    @_boundary(_remember_failure)
+    def envrcpt(self, recipient: str, *params: str) -> int:
+        refusal = self.session.recipient_refusal(recipient) if self.session else None
+        if refusal is None:
+            return super().envrcpt(recipient, *params)
+        self.setreply(*refusal)
+        return Milter.TEMPFAIL if refusal[0].startswith("4") else Milter.REJECT
+
+
+# pymilter caches each class's protocol mask on first use, and a subclass finds its parent's
+# cached one: computed here first, the subclass keeps its own (RCPT answered, not noreply).
+RecipientCheckingMilter.protocol_mask()
+
+
+def milter_class(core: MilterCore) -> type[BackscatterMilter]:
+    """The class libmilter instantiates per connection: RCPT answered only when needed."""
+    return RecipientCheckingMilter if core.policy.checks_recipients else BackscatterMilter
+
+
 def libmilter_socket(spec: str) -> str:
     """``unix:/path`` as given; ``inet:127.0.0.1:PORT`` (the issue's form) into libmilter's
     ``inet:PORT@127.0.0.1``; ``inet6:[::1]:PORT`` likewise."""
@@ -174,6 +199,6 @@ def libmilter_socket(spec: str) -> str:
 def serve(core: MilterCore, socket: str, name: str = "backscatter", timeout: int = 600) -> None:
     """Run until stopped (SIGTERM/SIGINT); libmilter removes a stale socket file first."""
     BackscatterMilter.core = core
-    Milter.factory = BackscatterMilter
+    Milter.factory = milter_class(core)
     Milter.set_flags(FLAGS)
     Milter.runmilter(name, libmilter_socket(socket), timeout)

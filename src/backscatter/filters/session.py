@@ -25,6 +25,9 @@ log = logging.getLogger("backscatter.milter")
 REJECT_REPLY = ("550", "5.7.1", "Bounce rejected: we did not send the message it returns")
 TEMPFAIL_REPLY = ("451", "4.7.1", "Bounce check unavailable, try again later")
 UNSCORED_REPLY = ("550", "5.7.1", "Bounce rejected: it could not be checked")
+NEVER_SEND_REPLY = ("550", "5.7.1", "Bounce rejected: this address never sends mail")
+#: RFC 5321 4.5.3.1.10: "too many recipients" is 452, a client retries in a new transaction.
+MULTI_RCPT_REPLY = ("452", "4.5.3", "Too many recipients for a bounce, one per transaction")
 
 
 @dataclass
@@ -180,6 +183,24 @@ class MessageSession:
         if self.core.policy.on_error == TEMPFAIL:
             return Decision(TEMPFAIL, reply=TEMPFAIL_REPLY, note=why)
         return Decision(ACCEPT, note=why)
+
+    def recipient_refusal(self, recipient: str) -> tuple[str, str, str] | None:
+        """The reply refusing ``recipient`` at RCPT time, or None to take it (then added).
+
+        Only for an inbound null-sender transaction, and only as the ``[milter]`` policy
+        asks (``reject_never_send_rcpt``, ``reject_null_sender_multi_rcpt``): a bounce to
+        an address that never sends, or a second recipient, which no bounce has."""
+        policy = self.core.policy
+        if self.sender != "" or not policy.checks_recipients or self.outbound:
+            return None
+        address = normalise_address(recipient)
+        never_send = self.core.detector.config.never_send
+        if policy.reject_never_send_rcpt and never_send.match(address) is not None:
+            return NEVER_SEND_REPLY
+        known = {r.lower() for r in self.recipients}
+        if policy.reject_null_sender_multi_rcpt and known and address.lower() not in known:
+            return MULTI_RCPT_REPLY
+        return None
 
     def summary(self, queue_id: str | None, decision: Decision) -> str:
         """The one log line per message."""
