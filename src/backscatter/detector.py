@@ -224,7 +224,7 @@ class Detector:
 
     def _certain(self, item: Evidence, envelope: Envelope | None) -> Verdict | None:
         """Spoofed without the model, when a rule that needs none holds (see
-        :mod:`backscatter.certain`): probability 1.0, that rule alone, its sentence first."""
+        :mod:`backscatter.certain`): probability 1.0, that rule and its sentence alone."""
         known = envelope or Envelope()
         found = certain_forgery(item, self.config, known.sender, known.recipients)
         if found is None:
