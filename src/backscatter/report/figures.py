@@ -31,6 +31,7 @@ COLOURS = {
 }
 _DPI = 100
 _LABEL_WIDTH = 38
+_MAX_BARS = 60  # periods drawn as separate bars; more as a filled step chart
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -124,10 +125,13 @@ def timeline_png(line: Timeline) -> bytes:
     bottom = [0] * len(positions)
     for verdict in BOUNCE_VERDICTS:
         values = line.counts[verdict]
-        axes.bar(positions, values, bottom=bottom, width=0.85, color=COLOURS[verdict])
-        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    for verdict in BOUNCE_VERDICTS:  # legend entries in verdict order, even for empty ones
-        axes.bar([], [], color=COLOURS[verdict], label=verdict)
+        top = [a + b for a, b in zip(bottom, values, strict=True)]
+        if len(positions) <= _MAX_BARS:
+            axes.bar(positions, values, bottom=bottom, width=0.85, color=COLOURS[verdict])
+        else:  # one filled step polygon, not hundreds of rectangles (10x faster to draw)
+            edges = [p - 0.5 for p in positions] + [positions[-1] + 0.5]
+            axes.stairs(top, edges, baseline=bottom, fill=True, color=COLOURS[verdict])
+        bottom = top
     axes.set_xlabel(f"Bounce date ({line.unit} starting)")
     axes.set_ylabel("Bounces")
     _whole_numbers(axes.yaxis)
@@ -148,7 +152,10 @@ def timeline_png(line: Timeline) -> bytes:
     )
     share.set_ylim(0, 105)
     share.set_ylabel("Spoofed share of bounces (%)")
-    handles, labels = axes.get_legend_handles_labels()
-    more_handles, more_labels = share.get_legend_handles_labels()
-    axes.legend(handles + more_handles, labels + more_labels, loc="upper left", fontsize="small")
+    from matplotlib.patches import Patch
+
+    # one entry per verdict in verdict order, whether drawn as bars or steps, even if empty
+    handles = [Patch(color=COLOURS[v], label=v) for v in BOUNCE_VERDICTS]
+    handles += share.get_legend_handles_labels()[0]
+    figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize="small")
     return _png(figure)
