@@ -100,7 +100,7 @@ def sent_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def collected(paths: list[Path], sent_log: Path | None = None, cap: int = 500) -> ReportData:
+def collected(paths: list[Path], sent_log: Path | None = None, cap: int = 100) -> ReportData:
     detector = Detector.load(sent_log=sent_log)
     data = ReportData(sent_log=sent_log is not None, cap=cap)
     messages = [m for m in iter_messages([str(p) for p in paths])]

@@ -128,7 +128,7 @@ class ReportData:
 
     sent_log: bool
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    cap: int = 500
+    cap: int = 100  # address rows shown per table; the rest are counted
     verdicts: Counter[str] = field(default_factory=Counter)
     skipped: int = 0  # files that are not mail at all
     unreadable: int = 0  # inputs that could not be read (counted by the caller)

@@ -142,11 +142,16 @@ def timeline_png(line: Timeline) -> bytes:
     axes.set_xticks(ticks, [line.starts[i].strftime(fmt) for i in ticks], rotation=30)
     share = axes.twinx()
     shares = [s * 100 if s is not None else float("nan") for s in line.spoofed_share()]
+    # Over many sparse periods a line would zig-zag between 0 and 100 % on single bounces:
+    # a dot per period that had bounces reads better there.
+    dense = len(positions) <= _MAX_BARS
     share.plot(
         positions,
         shares,
         color="black",
-        marker="." if len(positions) < 60 else None,
+        marker=".",
+        markersize=6 if dense else 4,
+        linestyle="-" if dense else "none",
         linewidth=1.2,
         label="spoofed share",
     )
