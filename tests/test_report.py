@@ -241,6 +241,14 @@ def test_address_tables_are_capped_with_a_count_of_the_rest():
     assert "… and 3 more addresses." in text
 
 
+def test_nothing_read_still_makes_a_page_that_says_so():
+    data = ReportData(sent_log=True)
+    page = page_of(render(data, Context(inputs=("empty.mbox",), sent_log="sent.db")))
+    assert not [tag for tag, _ in page.tags if tag == "img"]  # no chart of nothing
+    text = "".join(page.text)
+    assert "No dated bounces." in text and "No failed recipients in genuine bounces." in text
+
+
 def test_user_errors_are_one_line(tmp_path):
     result = run("report", str(EXAMPLES), "-o", str(tmp_path / "missing" / "r.html"))
     assert result.returncode == 2

@@ -57,6 +57,8 @@ _FUTURE_SLACK = timedelta(days=2)
 #: Distinct keys a counter keeps before counting new ones under OTHERS (memory bound).
 MAX_KEYS = 20_000
 OTHERS = "(all others)"
+#: The longest key a counter keeps (a 100 KB Subject is counted, not stored whole).
+MAX_KEY = 200
 NOT_STATED = "(not stated)"
 
 
@@ -167,11 +169,11 @@ class ReportData:
             self.days[(when.date(), kind)] += 1
         if verdict.coverage is not None:
             self.coverage[verdict.coverage] += 1
-        mta = (bounce.reporting_mta or "").strip().lower() or NOT_STATED
+        mta = (bounce.reporting_mta or "").strip().lower()[:MAX_KEY] or NOT_STATED
         self.mtas.bump(mta)
         if kind == SPOOFED:
             self.spoofed_mtas.bump(mta)
-            self.spoofed_subjects.bump((bounce.subject or "").strip() or NOT_STATED)
+            self.spoofed_subjects.bump((bounce.subject or "").strip()[:MAX_KEY] or NOT_STATED)
         for recipient in bounce.recipients:
             address = recipient.address.strip().lower()
             if kind != GENUINE:

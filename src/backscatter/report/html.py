@@ -179,10 +179,11 @@ class _Page:
         inputs = ", ".join(f"<code>{_text(p)}</code>" for p in context.inputs)
         sent_log = f"<code>{_text(context.sent_log)}</code>" if context.sent_log else "none"
         model = f"<code>{_text(context.model)}</code>" if context.model else "the shipped model"
+        config = f"; config: <code>{_text(context.config)}</code>" if context.config else ""
         self.add(
             "<h1>Bounce report</h1>",
             f'<p class="meta">Made {data.now:%Y-%m-%d %H:%M} UTC from {inputs}; '
-            f"sent-log: {sent_log}; model: {model}; spoofed at or above "
+            f"sent-log: {sent_log}; model: {model}{config}; spoofed at or above "
             f"{context.threshold:.2f}.</p>",
         )
         held = data.held_back_only()
