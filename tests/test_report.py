@@ -249,6 +249,12 @@ def test_nothing_read_still_makes_a_page_that_says_so():
     assert "No dated bounces." in text and "No failed recipients in genuine bounces." in text
 
 
+def test_bidi_overrides_and_control_characters_are_made_visible():
+    page = render(ReportData(sent_log=False), Context(inputs=("in\u202egpj.mbox\x1b[2J",)))
+    assert "\u202e" not in page and "\x1b" not in page
+    assert "in\ufffdgpj.mbox\ufffd[2J" in page
+
+
 def test_user_errors_are_one_line(tmp_path):
     result = run("report", str(EXAMPLES), "-o", str(tmp_path / "missing" / "r.html"))
     assert result.returncode == 2

@@ -75,7 +75,8 @@ class Context:
 
 
 def _text(value: object) -> str:
-    """Escaped for HTML text and attributes; control characters shown as U+FFFD."""
+    """Escaped for HTML text and attributes; control and format characters (bidi overrides
+    that would reorder an address on screen) shown as U+FFFD."""
     text = str(value)
     text = "".join(c if c.isprintable() or c in "\t " else "\ufffd" for c in text)
     return html.escape(text, quote=True)
@@ -127,7 +128,7 @@ def _cell(value: object) -> Cell:
 
 def _top(counter: TopCounter, count: int = TOP) -> list[tuple[str, int]]:
     """The biggest keys, with the overflow bucket (if any) last whatever its size."""
-    ranked = [(k, v) for k, v in counter.most_common() if k != OTHERS][:count]
+    ranked = [(k, v) for k, v in counter.most_common(count + 1) if k != OTHERS][:count]
     if counter.get(OTHERS):
         ranked.append((OTHERS, counter[OTHERS]))
     return ranked
