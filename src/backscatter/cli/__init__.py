@@ -36,6 +36,7 @@ def _application() -> Any:
     from backscatter.cli import batv as _batv  # noqa: F401
     from backscatter.cli import filters as _filters  # noqa: F401
     from backscatter.cli import parse as _parse  # noqa: F401
+    from backscatter.cli import report as _report  # noqa: F401
     from backscatter.cli import rules as _rules  # noqa: F401
     from backscatter.cli import score as _score  # noqa: F401
     from backscatter.cli import sentlog as _sentlog  # noqa: F401
