@@ -5,10 +5,12 @@ whose number of keys is capped (:class:`TopCounter`), so a million bounces cost 
 thousand do. The address tables keep details for the first ``cap`` addresses only and count
 the rest ("and N more"); the full list is what ``backscatter suppressions`` writes.
 
-Which addresses are suppressible follows ``backscatter suppressions``: hard-bounced
-recipients of *genuine* bounces only. A spoofed bounce (backscatter, a fake NDR) says nothing
-true about the address it names, and an ``unknown`` one has not shown it is real, so their
-recipients are listed apart as held back: a forger must not be able to unsubscribe readers.
+Which addresses are suppressible follows ``backscatter suppressions`` with its default
+reasons: hard-bounced recipients of *genuine* bounces only, for a reason that is about the
+address itself (:data:`backscatter.mail.status.RECIPIENT_SIDE`). A spoofed bounce
+(backscatter, a fake NDR) says nothing true about the address it names, and an ``unknown``
+one has not shown it is real, so their recipients are listed apart as held back: a forger
+must not be able to unsubscribe readers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from backscatter.detector import GENUINE, NOT_BOUNCE, SPOOFED, UNKNOWN, Verdict
 from backscatter.mail import status
-from backscatter.sentlog.matching import _stated_time
+from backscatter.sentlog.matching import stated_time
 
 #: The taxonomy a report shows, in the order shown: status.py's reasons grouped the way a
 #: list owner acts on them. A malformed address (``syntax_error``, 5.1.3) is rare enough in
@@ -185,12 +187,12 @@ class ReportData:
             self.domains.bump(domain)
             if recipient.hard:
                 self.hard_domains.bump(domain)
-                if address:
+                if address and recipient.reason in status.RECIPIENT_SIDE:
                     self.suppress.add(address, recipient.reason, kind, when)
 
     def _when(self, verdict: Verdict) -> datetime | None:
         """The bounce's Date (else its Arrival-Date) when it is a believable one."""
-        when = _stated_time(verdict.bounce)
+        when = stated_time(verdict.bounce)
         if when is None or not EARLIEST <= when <= self.now + _FUTURE_SLACK:
             return None
         return when.astimezone(UTC)
