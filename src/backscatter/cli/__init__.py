@@ -19,7 +19,7 @@ from backscatter.errors import BackscatterError
 def main() -> None:
     """Console entry point: user errors become one plain line and exit status 2."""
     try:
-        app()
+        app(prog_name="backscatter")
     except BackscatterError as exc:
         print(f"backscatter: {exc}", file=sys.stderr)
         sys.exit(2)

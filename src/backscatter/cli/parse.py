@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from backscatter.cli.app import app
+from backscatter.cli.app import app, examples
 from backscatter.errors import BackscatterError
 from backscatter.render import WRITERS, Record
 
@@ -29,22 +29,40 @@ PathsArgument = Annotated[
     list[str],
     typer.Argument(
         help="Messages to read: .eml files, mbox files, Maildirs, directories, or - for stdin.",
+        metavar="PATH",
         show_default=False,
     ),
 ]
 
 
-@app.command("parse")
+@app.command(
+    "parse",
+    epilog=examples(
+        "backscatter parse bounce.eml",
+        "backscatter parse ~/Maildir/.Bounces --format table",
+        "backscatter parse bounces.mbox -f json -o bounces.json",
+    ),
+)
 def parse_command(
     paths: PathsArgument,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="jsonl: one JSON record per message per line; json: one JSON array; "
+            "table: one aligned row per failed recipient.",
+        ),
     ] = OutputFormat.jsonl,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
 ) -> None:
-    """Parse each message into its bounce anatomy: recipients, status, returned original."""
+    """Parse each message into its bounce anatomy: recipients, status, returned original.
+
+    Exits 1 when a path could not be read (the others are still parsed).
+    """
     failures: list[SourceError] = []
     with ExitStack() as stack:
         out = _open_output(output, stack)
