@@ -36,9 +36,11 @@ def install() -> bool:
         from typer import core as typer_core
 
         parameter_class = typer_core._TyperParameter
+        parameter_class.get_runtime_param  # noqa: B018 (the hook replaced below)
         runtime_base = _coercion.RuntimeParam
         build_runtime_param = _coercion.build_runtime_param
         bad_parameter = _click.exceptions.BadParameter
+        from typer._param_types import coerce_cli_path, normalize_choice_value  # noqa: F401
     except (ImportError, AttributeError):
         return False
     if getattr(parameter_class.get_runtime_param, "_backscatter_plain", False):
@@ -102,13 +104,15 @@ def plain_value(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) ->
         return value if isinstance(value, bool) else UNHANDLED
     if issubclass(annotation, Path):
         return _path(annotation, info, value, param, ctx)
+    if annotation is int or annotation is float:
+        if type(value) is annotation:  # a default, or a counted flag
+            return _in_range(info, value)
+        return _number(annotation, info, value) if isinstance(value, str) else UNHANDLED
     if not isinstance(value, str):  # a default, or an Enum member
         member = issubclass(annotation, Enum) and isinstance(value, annotation)
         return value if member or type(value) is annotation else UNHANDLED
     if annotation is str:
         return value
-    if annotation is int or annotation is float:
-        return _number(annotation, info, value)
     if issubclass(annotation, Enum):
         return _choice(annotation, info, value, ctx)
     return UNHANDLED
@@ -127,7 +131,7 @@ def _path(annotation: type[Path], info: Any, value: Any, param: Any, ctx: Any) -
 
 def _number(annotation: type[Any], info: Any, value: str) -> Any:
     """Only ``-?digits`` (and ``-?digits.digits`` for float) inside min/max; no clamping."""
-    if getattr(info, "clamp", False) or not 0 < len(value) <= _MAX_NUMBER_CHARS:
+    if not 0 < len(value) <= _MAX_NUMBER_CHARS:
         return UNHANDLED
     unsigned = value[1:] if value.startswith("-") else value
     whole, _, fraction = unsigned.partition(".")
@@ -135,11 +139,15 @@ def _number(annotation: type[Any], info: Any, value: str) -> Any:
         return UNHANDLED
     if "." in unsigned and (annotation is int or not fraction):
         return UNHANDLED
-    number = annotation(value)
+    return _in_range(info, annotation(value))
+
+
+def _in_range(info: Any, number: float) -> Any:
+    """The number when min/max allow it; out of range, or clamped, typer decides."""
     low, high = getattr(info, "min", None), getattr(info, "max", None)
-    if (low is not None and number < low) or (high is not None and number > high):
+    if getattr(info, "clamp", False) or (low is not None and number < low):
         return UNHANDLED
-    return number
+    return UNHANDLED if high is not None and number > high else number
 
 
 def _choice(annotation: type[Enum], info: Any, value: str, ctx: Any) -> Any:

@@ -22,17 +22,29 @@ _TYPE_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN"}
 def install() -> bool:
     """Give typer's parameters click's metavars; True when typer has the methods this needs."""
     try:
+        from typer._coercion import TypeDescriptor  # noqa: F401 (what value_metavar reads)
+        from typer._param_types import normalize_choice_value  # noqa: F401
         from typer.core import TyperArgument, TyperOption
 
         for method in ("display_type_rich", "_rich_display_name", "_usage_display_name"):
             getattr(TyperArgument, method)
-        TyperOption.display_type_rich  # noqa: B018 (presence check)
+        typer_option_metavar = TyperOption.display_type_rich
     except (ImportError, AttributeError):
         return False
+    if getattr(typer_option_metavar, "_backscatter_click", False):
+        return True
+
+    def display_type_rich(option: Any, ctx: Any) -> str | None:
+        try:
+            return option_metavar(option, ctx)
+        except AttributeError:  # a parameter unlike the ones this module knows: typer's
+            return typer_option_metavar(option, ctx)
+
+    display_type_rich._backscatter_click = True  # type: ignore[attr-defined]
     TyperArgument.display_type_rich = _argument_type
     TyperArgument._rich_display_name = argument_name
     TyperArgument._usage_display_name = _argument_usage
-    TyperOption.display_type_rich = option_metavar
+    TyperOption.display_type_rich = display_type_rich
     return True
 
 
