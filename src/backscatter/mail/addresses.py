@@ -83,6 +83,9 @@ def _simple_mailboxes(value: str) -> tuple[str, ...] | None:
     """
     if any(ch in _SUBTLE for ch in value):
         return None
+    if "," not in value and '"' not in value and "(" not in value:  # most values: one pass less
+        mailbox = _simple_mailbox(value)
+        return None if mailbox is None else (mailbox,)
     found: list[str] = []
     start = 0
     in_quote = False
