@@ -22,7 +22,7 @@ def main() -> None:
     from backscatter.errors import BackscatterError
 
     try:
-        _application()()
+        _application()(prog_name="backscatter")
     except BackscatterError as exc:
         print(f"backscatter: {exc}", file=sys.stderr)
         sys.exit(2)
