@@ -24,6 +24,10 @@ log = logging.getLogger("backscatter.milter")
 REJECT_REPLY = ("550", "5.7.1", "Bounce rejected: we did not send the message it returns")
 TEMPFAIL_REPLY = ("451", "4.7.1", "Bounce check unavailable, try again later")
 
+#: Header fields kept per message. No MTA writes more than a few dozen (Postfix refuses a
+#: 51st Received, ``hopcount_limit``); a flood past this is counted, not kept (issue 12).
+MAX_HEADER_FIELDS = 1000
+
 
 @dataclass
 class Decision:
@@ -71,7 +75,8 @@ class MessageSession:
         self.recipients: list[str] = []
         self.chunks: list[bytes] = []
         self.size = 0
-        self.seen: dict[str, int] = {}  # header name (lower) -> occurrences so far
+        self.seen: dict[str, int] = {}  # our header names (lower) -> occurrences so far
+        self.header_fields = 0
         self.forged: list[tuple[str, int]] = []
         self.message_id: str | None = None
         self.subject: str | None = None
@@ -85,13 +90,19 @@ class MessageSession:
         self.recipients.append(normalise_address(recipient))
 
     def add_header(self, name: str, value: bytes) -> None:
-        # Counted by the name without the white space an MTA may leave around it (a fold
-        # before the colon): the index the MTA deletes by counts that name's fields.
-        lowered = name.strip().lower()
-        self.seen[lowered] = self.seen.get(lowered, 0) + 1
+        """Called once per field, so kept cheap: past MAX_HEADER_FIELDS a field costs a
+        count, and a name test so that a forged header of ours is still found."""
+        self.header_fields += 1
         if is_ours(name):
+            # Counted by the name without the white space an MTA may leave around it (a
+            # fold before the colon): the index the MTA deletes by counts that name's fields.
+            lowered = name.strip().lower()
+            self.seen[lowered] = self.seen.get(lowered, 0) + 1
             self.forged.append((name, self.seen[lowered]))
             return  # a forged verdict must not reach the scorer either
+        if self.header_fields > MAX_HEADER_FIELDS:
+            return
+        lowered = name.strip().lower()
         if lowered == "message-id" and self.message_id is None:
             self.message_id = header_text(value.decode("utf-8", "surrogateescape"))
         elif lowered == "subject" and self.subject is None:
