@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The milter DoS scenario (issue 12): hostile messages first, then ordinary bounces.
 
-    sudo python scripts/milter_dos.py [--hostile 8] [--ordinary 20] [--probe]
+    sudo python scripts/milter_dos.py [--hostile 8] [--ordinary 20] [--parallel] [--probe]
 
 Starts a private Postfix on loopback (tests/filters/postfix_instance.py; root needed, the
 system's /etc/postfix is not touched) and a real ``backscatter milter`` on a unix socket.
@@ -11,6 +11,8 @@ below), each in its own SMTP session, then ``--ordinary`` bounces from tests/dat
 the SMTP transaction time, and how many ordinary bounces were delivered with an
 ``X-Backscatter-`` header: with scoring switched off by the hostile ones they arrive
 untagged. It only counts ``X-Backscatter-`` headers, so it reads any version of the milter.
+``--parallel`` sends the hostile messages at once, each in its own session, so that their
+scoring overlaps and whatever the milter abandons at its budget piles up, if it does.
 
 ``--probe`` times ``Detector.score`` on one message of each kind in this process, to see
 which is slowest on the current code (the scenario wants the slowest).
@@ -31,6 +33,7 @@ import smtplib
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -139,7 +142,26 @@ def send(port: int, data: bytes, sender: str) -> tuple[float, str]:
     return time.perf_counter() - started, outcome
 
 
-def scenario(hostile: int, ordinary: int, kinds: list[str]) -> int:
+def send_hostile(port: int, count: int, kinds: list[str], parallel: bool) -> None:
+    def one(i: int) -> None:
+        kind = kinds[i % len(kinds)]
+        data = crlf(KINDS[kind](i))
+        took, outcome = send(port, data, "mailer-daemon@mx.example.net")
+        size = len(data) / 1e6
+        print(f"  hostile {i + 1} {kind:10} {size:5.1f} MB  {outcome}  {took:6.2f} s", flush=True)
+
+    if not parallel:
+        for i in range(count):
+            one(i)
+        return
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def scenario(hostile: int, ordinary: int, kinds: list[str], parallel: bool) -> int:
     bounces = ordinary_bounces(ordinary)
     root = Path(tempfile.mkdtemp(prefix="backscatter-dos-"))
     root.chmod(0o755)
@@ -149,16 +171,11 @@ def scenario(hostile: int, ordinary: int, kinds: list[str]) -> int:
     postfix.start()
     try:
         print(f"{hostile} hostile messages ({', '.join(kinds)}), then {len(bounces)} bounces")
-        for i in range(hostile):
-            kind = kinds[i % len(kinds)]
-            data = crlf(KINDS[kind](i))
-            took, outcome = send(postfix.inbound_port, data, "mailer-daemon@mx.example.net")
-            size = len(data) / 1e6
-            print(f"  hostile {i + 1} {kind:10} {size:5.1f} MB  {outcome}  {took:6.2f} s")
+        send_hostile(postfix.inbound_port, hostile, kinds, parallel)
         before = len(postfix.delivered())
         times = []
         for data in bounces:
-            took, outcome = send(postfix.inbound_port, data, "")
+            took, _ = send(postfix.inbound_port, data, "")
             times.append(took)
         delivered = postfix.wait_for(before + len(bounces), timeout=300)[before:]
         tagged = sum(b"\nX-Backscatter-" in b"\n" + raw.split(b"\n\n", 1)[0] for raw in delivered)
@@ -183,6 +200,7 @@ def main() -> int:
     parser.add_argument(
         "--kinds", nargs="+", choices=sorted(KINDS), default=list(KINDS), help="hostile kinds"
     )
+    parser.add_argument("--parallel", action="store_true", help="hostile messages all at once")
     parser.add_argument("--probe", action="store_true", help="time Detector.score per kind")
     args = parser.parse_args()
     if args.probe:
@@ -192,7 +210,7 @@ def main() -> int:
     if reason:
         print(f"milter_dos: {reason}", file=sys.stderr)
         return 2
-    return scenario(args.hostile, args.ordinary, args.kinds)
+    return scenario(args.hostile, args.ordinary, args.kinds, args.parallel)
 
 
 if __name__ == "__main__":
