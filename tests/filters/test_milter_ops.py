@@ -181,11 +181,17 @@ def test_remote_addresses_are_told_from_loopback() -> None:
 
 
 class Site:
-    """Postfix with the milter started as the README says (as root, default options)."""
+    """Postfix with the milter started as the README says: as root with default options,
+    the socket in a root:postfix 0750 directory under the queue directory, named relative
+    to it in main.cf (what a chrooted smtpd needs)."""
 
     def __init__(self, root: Path) -> None:
-        self.sock = root / "milter.sock"
-        self.postfix = lab.PostfixInstance(root / "postfix", f"unix:{self.sock}")
+        directory = root / "postfix" / "queue" / "backscatter"
+        directory.mkdir(parents=True)
+        shutil.chown(directory, "root", "postfix")
+        directory.chmod(0o750)
+        self.sock = directory / "milter.sock"
+        self.postfix = lab.PostfixInstance(root / "postfix", "unix:backscatter/milter.sock")
         self.process = spawn(f"unix:{self.sock}")
         wait_listening(self.process, self.sock)
         self.postfix.start()
