@@ -145,7 +145,7 @@ def milter_command(
         where = socket
         if sock is not None:
             socketcheck.set_owner_and_mode(sock, uid, gid, mode)
-            where = socketcheck.describe(sock, sock.stat())
+            where = socketcheck.permissions(sock.stat())
             why = socketcheck.unreachable(sock, account) if account else None
             if why and not no_socket_check:
                 raise BackscatterError(f"{why}; or start with --no-socket-check")

@@ -77,8 +77,13 @@ def group_id(name: str) -> int:
 
 
 def describe(path: Path, info: os.stat_result) -> str:
-    """``/run/x is root:postfix 0660``: how ls shows what the check read."""
-    return f"{path} is {_user(info.st_uid)}:{_group(info.st_gid)} {stat.S_IMODE(info.st_mode):04o}"
+    """``/run/x is root:postfix 0660``: what the check read, as ls would show it."""
+    return f"{path} is {permissions(info)}"
+
+
+def permissions(info: os.stat_result) -> str:
+    """``root:postfix 0660``."""
+    return f"{_user(info.st_uid)}:{_group(info.st_gid)} {stat.S_IMODE(info.st_mode):04o}"
 
 
 def set_owner_and_mode(path: Path, uid: int | None, gid: int | None, mode: int) -> None:
