@@ -94,7 +94,9 @@ def milter_command(
     milter checks that the MTA user can connect; if it cannot, it refuses to start (exit 2)
     saying what to change. Stops on SIGTERM/SIGINT with a summary line; the socket is removed.
 
-    Example: backscatter milter --socket unix:/run/backscatter/milter.sock
+    Example (Debian, smtpd chrooted in /var/spool/postfix; main.cf: smtpd_milters =
+    unix:backscatter/milter.sock): backscatter milter
+    --socket unix:/var/spool/postfix/backscatter/milter.sock
     --sent-log /var/lib/backscatter/sent.db
     """
     # libmilter stops on these through its own sigwait() thread, which sees them only if
