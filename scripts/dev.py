@@ -29,7 +29,8 @@ LIBMILTER = Path("/usr/include/libmilter/mfapi.h")
 
 
 def ensure_venv() -> None:
-    extras = "dev,milter" if LIBMILTER.exists() else "dev"
+    # postgres: psycopg (binary wheel, no build needed) for the PostgreSQL sent-log tests
+    extras = "dev,postgres,milter" if LIBMILTER.exists() else "dev,postgres"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + extras
     if STAMP.exists() and STAMP.read_text() == wanted:
         return

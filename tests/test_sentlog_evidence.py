@@ -115,3 +115,19 @@ def test_an_undated_bounce_is_no_sent_log_evidence(store):
     verdict = detector(store).score(undated)
     assert verdict.coverage == "undated"
     assert verdict.verdict != "spoofed"
+
+
+def test_a_match_in_a_log_that_starts_a_minute_later_is_evidence_not_silence(store):
+    """The only row is stamped a minute after the original's Date (two clocks): the match
+    itself proves the log speaks for this bounce."""
+    sent = SentRecipient(
+        "ours-5@sender.example",
+        datetime(2025, 6, 2, 9, 58, tzinfo=UTC),
+        "ann@sender.example",
+        "kim@far.example",
+    )
+    store.add([sent])
+    verdict = detector(store).score(backscatter_of("ours-5@sender.example"))
+    assert verdict.matched == "message_id" and verdict.coverage == "covered"
+    assert verdict.verdict == "genuine"
+    assert not any("no evidence either way" in line for line in verdict.evidence)

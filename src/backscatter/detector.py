@@ -18,10 +18,16 @@ from sklearn.pipeline import Pipeline
 from backscatter.features import CATALOG, Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
-from backscatter.model.explain import contributions, explain, mean_weights, outside_sent_log
+from backscatter.model.explain import (
+    contributions,
+    explain,
+    fired_rules,
+    mean_weights,
+    outside_sent_log,
+)
 from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
-from backscatter.sentlog import SentLogStore, SqliteSentLog
+from backscatter.sentlog import SentLogStore, SentLogUnavailable, open_sent_log
 
 GENUINE, SPOOFED, NOT_BOUNCE, UNKNOWN = "genuine", "spoofed", "not_bounce", "unknown"
 VERDICTS = (GENUINE, SPOOFED, UNKNOWN, NOT_BOUNCE)
@@ -68,6 +74,8 @@ class Verdict:
     evidence: tuple[str, ...] = ()
     matched: str | None = None  # how the sent-log matched, if it did
     coverage: str | None = None  # covered, before_log, after_log, undated; None: no sent-log
+    rules: tuple[str, ...] = ()  # the rules that fired (Feature.rule), strongest first
+    threshold: float = 0.5  # the detector's: spoofed at or above it (headers say "required")
 
     @property
     def outside_sent_log(self) -> bool:
@@ -80,6 +88,7 @@ class Verdict:
             verdict=self.verdict,
             spoofed_probability=round(self.spoofed_probability, 4),
             evidence=list(self.evidence),
+            rules=list(self.rules),
             sent_log_match=self.matched,
             sent_log_coverage=self.coverage,
         )
@@ -97,9 +106,10 @@ def _not_a_failure(item: Evidence) -> bool:
     )
 
 
-def _failed(item: Evidence, what: str, exc: Exception) -> Verdict:
+def _failed(item: Evidence, what: str, exc: Exception, threshold: float = 0.5) -> Verdict:
     error = f"{what}: {type(exc).__name__}: {exc}"[:300]
-    return Verdict(replace(item.bounce, error=item.bounce.error or error), UNKNOWN, 0.0, (error,))
+    bounce = replace(item.bounce, error=item.bounce.error or error)
+    return Verdict(bounce, UNKNOWN, 0.0, (error,), threshold=threshold)
 
 
 def _matched(evidence: Evidence) -> str | None:
@@ -130,8 +140,9 @@ class Detector:
         config: str | Path | None = None,
         threshold: float = 0.5,
     ) -> Detector:
-        """Defaults: the shipped model, no sent-log, no config."""
-        store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+        """Defaults: the shipped model, no sent-log, no config. ``sent_log`` is a SQLite
+        file or a ``postgresql://`` DSN."""
+        store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
         return cls(load(model or shipped_model_path()), store, load_config(config), threshold)
 
     def score(
@@ -150,7 +161,9 @@ class Detector:
 
         A message that breaks evidence gathering (hostile charsets, encodings, headers) is
         ``unknown`` with the error in its record: never an exception that loses the batch,
-        and never ``not_bounce``, which a filter would let through untagged."""
+        and never ``not_bounce``, which a filter would let through untagged. A shared
+        sent-log that cannot be reached is no fault of the mail: that one raises
+        (:class:`SentLogUnavailable`), for the milter to apply its ``on_error``."""
         gathered: list[Evidence] = []
         failed: dict[int, Verdict] = {}
         for index, raw in enumerate(messages):
@@ -158,8 +171,12 @@ class Detector:
             try:
                 with self._lock:
                     gathered.append(collect(bounce, view, self.sent_log, self.config))
+            except SentLogUnavailable:
+                raise
             except Exception as exc:  # mail is hostile; see the docstring
-                failed[index] = _failed(Evidence(bounce, False), "could not gather evidence", exc)
+                failed[index] = _failed(
+                    Evidence(bounce, False), "could not gather evidence", exc, self.threshold
+                )
         judged = iter(self.judge_many(gathered))
         return [failed[i] if i in failed else next(judged) for i in range(len(messages))]
 
@@ -172,7 +189,9 @@ class Detector:
         scored = []
         for index, item in enumerate(evidence):
             if _not_a_failure(item):
-                verdicts[index] = Verdict(item.bounce, NOT_BOUNCE, 0.0, (), _matched(item))
+                verdicts[index] = Verdict(
+                    item.bounce, NOT_BOUNCE, 0.0, (), _matched(item), threshold=self.threshold
+                )
             else:
                 scored.append(index)
         rows, scored = self._rows(evidence, scored, verdicts)
@@ -187,7 +206,9 @@ class Detector:
                         item, rows[position], float(probabilities[position]), pushes[position]
                     )
                 except Exception as exc:  # an explanation must not cost a verdict
-                    verdicts[index] = _failed(item, "could not explain the verdict", exc)
+                    verdicts[index] = _failed(
+                        item, "could not explain the verdict", exc, self.threshold
+                    )
         return [v for v in verdicts if v is not None]
 
     def _rows(
@@ -205,7 +226,9 @@ class Detector:
                     rows.append(features.transform([evidence[index]])[0])
                     kept.append(index)
                 except Exception as exc:
-                    verdicts[index] = _failed(evidence[index], "could not compute features", exc)
+                    verdicts[index] = _failed(
+                        evidence[index], "could not compute features", exc, self.threshold
+                    )
             return np.array(rows).reshape(len(rows), len(CATALOG)), kept
 
     def _verdict(
@@ -230,9 +253,16 @@ class Detector:
         if note:
             sentences = [*sentences[:2], note]
         return Verdict(
-            item.bounce, verdict, probability, tuple(sentences), _matched(item), coverage
+            item.bounce,
+            verdict,
+            probability,
+            tuple(sentences),
+            _matched(item),
+            coverage,
+            fired_rules(row, pushes),
+            self.threshold,
         )
 
     def close(self) -> None:
-        if isinstance(self.sent_log, SqliteSentLog):
+        if self.sent_log is not None:
             self.sent_log.close()

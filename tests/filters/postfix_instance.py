@@ -232,3 +232,70 @@ def stop_milter(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+
+
+def pipe_filter_available() -> str | None:
+    """Why :class:`PipeFilterInstance` cannot run here, or None when it can."""
+    if reason := available():
+        return reason
+    if not Path(UNSHARE).exists():
+        return "unshare (util-linux) is missing: the instance needs its own mount namespace"
+    probe = subprocess.run(
+        [UNSHARE, "--mount", "--propagation", "private", "true"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return f"cannot make a mount namespace here ({probe.stderr.strip()})"
+    return None
+
+
+@dataclass
+class PipeFilterInstance(PostfixInstance):
+    """A private Postfix whose ``filter`` listener hands mail to a pipe(8) content filter.
+
+    ``master_cf`` is appended to master.cf as given (the recipe's service definitions);
+    ``{filter_port}`` in it names the extra SMTP listener. The filter re-injects through
+    ``sendmail``, that is through Postfix's set-gid ``postdrop``, which ignores
+    ``MAIL_CONFIG`` and ``-c`` for a configuration directory that the *default* main.cf does
+    not list in ``alternate_config_directories`` (postdrop: "fatal: open file
+    /etc/postfix/main.cf"). So that the system's /etc/postfix stays untouched, the instance
+    starts in a mount namespace of its own (``unshare --mount``) where a copy of /etc/postfix
+    that lists our directory is mounted over it; every Postfix process, and so every
+    ``sendmail``/``postdrop`` the filter runs, inherits that view.
+    """
+
+    master_cf: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.filter_port = free_port()
+
+    def _postfix(self, command: str, check: bool = True) -> None:
+        if command != "start":
+            super()._postfix(command, check)
+            return
+        with (self.config / "master.cf").open("a") as master:
+            master.write(self.master_cf.replace("{filter_port}", str(self.filter_port)))
+        overlay = self.root / "etc-postfix"
+        shutil.copytree("/etc/postfix", overlay, symlinks=True, dirs_exist_ok=True)
+        (overlay / "main.cf").write_text(f"alternate_config_directories = {self.config}\n")
+        script = 'mount --bind "$1" /etc/postfix && exec "$2" -c "$3" start'
+        namespace = (UNSHARE, "--mount", "--propagation", "private")
+        result = subprocess.run(
+            [*namespace, "sh", "-c", script, "sh", str(overlay), POSTFIX, str(self.config)],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"postfix start failed ({result.returncode}): {result.stderr}\n{self.log()[-3000:]}"
+            )
+
+    def queue(self) -> str:
+        """``postqueue -p`` for this instance: "Mail queue is empty" when nothing waits."""
+        result = subprocess.run(
+            ["postqueue", "-c", str(self.config), "-p"], capture_output=True, text=True
+        )
+        return result.stdout + result.stderr

@@ -86,7 +86,7 @@ def test_a_forged_verdict_is_deleted_and_ours_added(milter_socket):
 assert(mt.getreply(conn) == SMFIR_CONTINUE or mt.getreply(conn) == SMFIR_ACCEPT)
 assert(mt.eom_check(conn, MT_HDRDELETE, "X-Backscatter-Verdict"), "forged header kept")
 assert(mt.eom_check(conn, MT_HDRADD, "X-Backscatter-Verdict", "spoofed"), "no verdict")
-assert(mt.eom_check(conn, MT_HDRADD, "X-Backscatter-Score"), "no score")
+assert(mt.eom_check(conn, MT_HDRADD, "X-Backscatter-Status"), "no status")
 """
     result = miltertest(start(), steps)
     assert result.returncode == 0, result.stdout + result.stderr

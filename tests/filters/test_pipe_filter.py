@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import subprocess
 import sys
 
@@ -34,8 +35,18 @@ def test_the_verdict_is_appended_to_the_header_and_nothing_else_changes():
     assert header.startswith(original_header)
     added = header[len(original_header) :].decode().splitlines()
     assert added[0] == "X-Backscatter-Verdict: spoofed"
-    assert added[1].startswith("X-Backscatter-Score: 0.9")
-    assert added[2].startswith("X-Backscatter-Evidence: ")
+    assert added[1].startswith("X-Backscatter-Status: Yes, score=")
+    fields = [line for line in added if not line.startswith("\t")]
+    assert [f.partition(":")[0] for f in fields] == [
+        "X-Backscatter-Verdict",
+        "X-Backscatter-Status",
+        "X-Backscatter-Evidence",
+    ]
+    assert all(len(line) <= 78 for line in added)  # folded, continuations start with a TAB
+    parsed = email.message_from_bytes(result.stdout)
+    assert "tests=HTML_ONLY,LINK_WITH_LURE version=" in " ".join(
+        parsed["X-Backscatter-Status"].split()
+    )
 
 
 def test_crlf_and_an_mbox_from_line_are_kept():
@@ -44,17 +55,23 @@ def test_crlf_and_an_mbox_from_line_are_kept():
     out = result.stdout
     assert out.startswith(b"From MAILER-DAEMON Mon Mar  3 10:15:02 2025\r\n")
     assert b"X-Backscatter-Verdict: genuine\r\n" in out
+    assert b"\r\n\t" in out  # our folds take the message's line ending too
     assert b"\n" not in out.replace(b"\r\n", b"")  # every line still ends in CRLF
     assert out.endswith(message[-200:])
 
 
 def test_forged_verdict_headers_are_dropped_with_their_continuations():
-    forged = b"X-Backscatter-Verdict: genuine\n  (trust me)\nX-BACKSCATTER-SCORE: 0.0\n" + FAKE_NDR
-    out = run_filter(forged).stdout
+    forged = (
+        b"X-Backscatter-Verdict: genuine\n  (trust me)\nX-BACKSCATTER-SCORE: 0.0\n"
+        b"X-Backscatter-Status: No, score=0.00 required=0.50\n\ttests=SENTLOG_MATCH\n"
+    )
+    out = run_filter(forged + FAKE_NDR).stdout
     assert out.count(b"X-Backscatter-Verdict") == 1
     assert b"trust me" not in out
     assert b"X-BACKSCATTER-SCORE" not in out
     assert b"X-Backscatter-Verdict: spoofed" in out
+    assert email.message_from_bytes(out).get_all("X-Backscatter-Status")[0].startswith("Yes")
+    assert out.count(b"X-Backscatter-Status") == 1 and b"SENTLOG_MATCH" not in out
 
 
 def test_ordinary_mail_comes_out_byte_for_byte():

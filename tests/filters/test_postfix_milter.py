@@ -100,7 +100,8 @@ def default_milter(mx: Lab) -> Iterator[Lab]:
 def test_a_fake_ndr_arrives_tagged_spoofed(mx: Lab) -> None:
     delivered = mx.deliver(FAKE_NDR, "support@login-portal.example")
     assert delivered["X-Backscatter-Verdict"] == "spoofed"
-    assert float(delivered["X-Backscatter-Score"]) > 0.9
+    assert delivered["X-Backscatter-Status"].startswith("Yes, score=")
+    assert "LINK_WITH_LURE" in delivered["X-Backscatter-Status"]
     assert "release" in delivered["X-Backscatter-Evidence"]
 
 
@@ -111,7 +112,8 @@ def test_a_genuine_bounce_of_mail_in_the_sent_log_arrives_tagged_genuine(mx: Lab
                                "nobody@receiver.example")])  # fmt: skip
     delivered = mx.deliver(GENUINE)
     assert delivered["X-Backscatter-Verdict"] == "genuine"
-    assert float(delivered["X-Backscatter-Score"]) < 0.1
+    assert delivered["X-Backscatter-Status"].startswith("No, score=0.0")
+    assert "SENTLOG_MATCH" in delivered["X-Backscatter-Status"]
     assert "quarterly-2025-03@sender.example" in delivered["X-Backscatter-Evidence"]
 
 
@@ -125,10 +127,12 @@ def test_ordinary_mail_passes_untouched(mx: Lab) -> None:
 
 
 def test_forged_verdict_headers_from_outside_are_removed(mx: Lab) -> None:
-    forged = b"X-Backscatter-Verdict: genuine\r\nX-Backscatter-Score: 0.0001\r\n" + FAKE_NDR
+    forged = (
+        b"X-Backscatter-Verdict: genuine\r\nX-Backscatter-Status: No, score=0.00\r\n" + FAKE_NDR
+    )
     delivered = mx.deliver(forged, "support@login-portal.example")
     assert delivered.get_all("X-Backscatter-Verdict") == ["spoofed"]
-    assert len(delivered.get_all("X-Backscatter-Score")) == 1
+    assert [s[:4] for s in delivered.get_all("X-Backscatter-Status")] == ["Yes,"]
     ordinary = mx.deliver(b"x-backscatter-verdict: genuine\r\n" + ORDINARY, "bob@elsewhere.example")
     assert ordinary["X-Backscatter-Verdict"] is None
 

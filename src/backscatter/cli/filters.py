@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
-SentLogOption = Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")]
+SentLogOption = Annotated[
+    str | None,
+    typer.Option("--sent-log", help="Sent-log: a SQLite file or a postgresql:// DSN."),
+]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Our infrastructure and [milter] policy (TOML).")
 ]
@@ -120,6 +123,7 @@ def milter_command(
     from backscatter.filters import socketcheck
     from backscatter.filters.setup import build_core
     from backscatter.model.persist import shipped_model_path
+    from backscatter.sentlog.postgres import mask_dsn
 
     try:
         spec = milter.libmilter_socket(socket)
@@ -163,7 +167,7 @@ def milter_command(
             __version__,
             time.monotonic() - started,
             model or shipped_model_path(),
-            sent_log or "none",
+            mask_dsn(sent_log) if sent_log else "none",
             socket,
             where,
             _describe(core.policy),
@@ -191,7 +195,8 @@ def _describe(policy: MilterPolicy) -> str:
         f"{actions} thresholds={above} on_error={policy.on_error} "
         f"time_budget_ms={policy.time_budget_ms} max_message_kb={policy.max_message_kb} "
         f"outbound_daemons={','.join(policy.outbound_daemons)} "
-        f"outbound_networks={len(policy.outbound_networks)} batv_sign={policy.batv_sign}"
+        f"outbound_networks={len(policy.outbound_networks)} batv_sign={policy.batv_sign} "
+        f"unscored_action={policy.unscored_action} workers={policy.workers or 'per-core'}"
     )
 
 
@@ -217,7 +222,12 @@ def _socket_gid(group: str | None, account: socketcheck.Account | None) -> int |
     return None
 
 
-@app.command("filter")
+_FILTER_EPILOG = (
+    "Example (procmail): :0 fw | backscatter filter --connect /run/backscatter/backscatter.sock"
+)
+
+
+@app.command("filter", epilog=_FILTER_EPILOG)
 def filter_command(
     sent_log: SentLogOption = None,
     config: ConfigOption = None,
@@ -226,13 +236,44 @@ def filter_command(
     max_kb: Annotated[
         int, typer.Option("--max-kb", min=1, help="Score at most this much of the message.")
     ] = 10240,
+    budget_ms: Annotated[
+        int,
+        typer.Option(
+            "--budget-ms",
+            min=0,
+            help="Stop scoring after this long (model load excluded); the message then gets "
+            "X-Backscatter-Status: ... unscored=budget. 0: no budget.",
+        ),
+    ] = 2000,
+    connect: Annotated[
+        str | None,
+        typer.Option(
+            "--connect",
+            help="Let `backscatter serve` score: its unix socket path or http://127.0.0.1:PORT.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.001, help="With --connect: seconds to wait for it."),
+    ] = 5.0,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            "--on-error",
+            help="With --connect, when the daemon is down, errs or times out: accept (the "
+            "message passes through untouched, exit 0) or tempfail (the same, exit 75).",
+        ),
+    ] = "accept",
 ) -> None:
     """Read one message on stdin, write it to stdout with X-Backscatter-* headers added.
 
     The message always comes out: on any error it is written through untouched (exit 0 for
     an error on this message, 75 = try later for a configuration error such as a bad model,
     or when the message could not be read or written: the mail system keeps it and retries).
+    With --connect, the daemon (`backscatter serve`) scores it: milliseconds, not seconds.
     """
+    if connect is not None:
+        _connect(connect, max_kb, timeout, on_error, sent_log, config, model, budget_ms)
     source = sys.stdin.buffer if sys.stdin is not None else None
     target = sys.stdout.buffer if sys.stdout is not None else None
     try:
@@ -242,11 +283,37 @@ def filter_command(
         status = _pass_through(source, target, f"cannot load the filter: {exc!r}")
     else:
         status = run_filter(
-            source, target, lambda: Detector.load(model, sent_log, config, threshold), max_kb * 1024
+            source,
+            target,
+            lambda: Detector.load(model, sent_log, config, threshold),
+            max_kb * 1024,
+            budget_ms / 1000,
         )
     if status == EX_TEMPFAIL:
         _quiet_stdout()
     raise typer.Exit(status)
+
+
+def _connect(
+    connect: str,
+    max_kb: int,
+    timeout: float,
+    on_error: str,
+    *local: object,
+) -> None:
+    """The --connect client, reached here only when the fast path in ``main`` declined (the
+    command line was not only client options): the same client. Options of the standalone
+    filter are said to be ignored, not refused: a mail filter must not lose the message."""
+    from backscatter.filters.client import ClientOptions, run
+
+    if any(value is not None for value in local[:3]) or local[3] != 2000:
+        typer.echo(
+            "backscatter: with --connect the daemon scores; --sent-log, --config, --model and "
+            "--budget-ms are ignored here (give them to `backscatter serve`)",
+            err=True,
+        )
+    tempfail = on_error == "tempfail"
+    raise typer.Exit(run(ClientOptions(connect, max_kb, timeout, tempfail)))
 
 
 def _pass_through(source: BinaryIO | None, target: BinaryIO | None, why: str) -> int:

@@ -1,49 +1,46 @@
-"""Scoring on several cores: each worker loads the Detector once and scores whole batches.
+"""Scoring on several cores with joblib's loky pool: each worker loads the Detector once
+and scores whole batches.
 
-At most two batches per worker are in flight and results come back in input order, so a
-multi-gigabyte mailbox is neither read ahead into memory nor reordered.
+joblib (already a dependency for the model stack) is the maintained pool the design names:
+loky reuses its workers across calls, survives a worker crash with a clear error instead of
+a hung pool, and ``pre_dispatch`` bounds how far the input is read ahead. Results come back
+in input order (``return_as="generator"``), so a multi-gigabyte mailbox is neither read
+ahead into memory nor reordered.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+
+from joblib import Parallel, delayed
 
 from backscatter.detector import Detector, Verdict
 from backscatter.mail import RawMessage
 
-_worker: Detector | None = None
+_Options = tuple[Path | None, str | Path | None, Path | None, float]
+_workers: dict[_Options, Detector] = {}
 
 
-def _start(
-    model: Path | None, sent_log: Path | None, config: Path | None, threshold: float
-) -> None:
-    global _worker
-    _worker = Detector.load(model, sent_log, config, threshold)
-
-
-def _score(batch: list[RawMessage]) -> list[Verdict]:
-    assert _worker is not None, "worker not initialised"
-    return _worker.score_many(batch)
+def _score(batch: list[RawMessage], options: _Options) -> list[Verdict]:
+    """Runs in a worker: the Detector is loaded on the worker's first batch and kept."""
+    detector = _workers.get(options)
+    if detector is None:
+        detector = _workers[options] = Detector.load(*options)
+    return detector.score_many(batch)
 
 
 def score_in_parallel(
     batches: Iterable[list[RawMessage]],
     jobs: int,
     model: Path | None,
-    sent_log: Path | None,
+    sent_log: str | Path | None,
     config: Path | None,
     threshold: float,
 ) -> Iterator[Verdict]:
-    with ProcessPoolExecutor(
-        jobs, initializer=_start, initargs=(model, sent_log, config, threshold)
-    ) as pool:
-        pending: deque[Future[list[Verdict]]] = deque()
-        for batch in batches:
-            pending.append(pool.submit(_score, batch))
-            if len(pending) >= 2 * jobs:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    options: _Options = (model, sent_log, config, threshold)
+    parallel = Parallel(
+        n_jobs=jobs, backend="loky", return_as="generator", pre_dispatch=f"{2 * jobs}"
+    )
+    for verdicts in parallel(delayed(_score)(batch, options) for batch in batches):
+        yield from verdicts

@@ -1,28 +1,25 @@
-"""``backscatter parse``: the bounce anatomy of every message, as JSON Lines, JSON or a table."""
+"""``backscatter parse``: the bounce anatomy of every message, as JSON Lines, JSON, CSV or a
+table."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import Annotated
 
 import typer
 
 from backscatter.cli.app import app
-from backscatter.errors import BackscatterError
+from backscatter.cli.batch import Inputs, Meter, output_stream, progress_wanted
 from backscatter.render import WRITERS, Record
-
-if TYPE_CHECKING:
-    from backscatter.mail import SourceError
 
 
 class OutputFormat(StrEnum):
     jsonl = "jsonl"
     json = "json"
     table = "table"
+    csv = "csv"
 
 
 PathsArgument = Annotated[
@@ -33,41 +30,44 @@ PathsArgument = Annotated[
     ),
 ]
 
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress bar, summary or warnings; errors only."),
+]
+
 
 @app.command("parse")
 def parse_command(
     paths: PathsArgument,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+        OutputFormat,
+        typer.Option("--format", "-f", help="Output format (csv: one row per failed recipient)."),
     ] = OutputFormat.jsonl,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
-    """Parse each message into its bounce anatomy: recipients, status, returned original."""
-    failures: list[SourceError] = []
-    with ExitStack() as stack:
-        out = _open_output(output, stack)
-        WRITERS[output_format.value](_records(paths, failures), out)
-    if failures:
-        raise typer.Exit(1)
+    """Parse each message into its bounce anatomy: recipients, status, returned original.
+
+    Exit status: 0, or 1 when a path you named cannot be read (the rest is still parsed).
+
+    \b
+    Example:
+      backscatter parse -f table bounces.mbox
+    """
+    inputs = Inputs(paths, quiet)
+    with Meter(paths, progress_wanted(output, quiet), "parsing") as meter:
+        inputs.meter = meter
+        with output_stream(output) as out:
+            WRITERS[output_format.value](_records(inputs, meter), out)
+    if inputs.exit_status:
+        raise typer.Exit(inputs.exit_status)
 
 
-def _records(paths: list[str], failures: list[SourceError]) -> Iterator[Record]:
-    from backscatter.mail import SourceError, iter_messages, parse
+def _records(inputs: Inputs, meter: Meter) -> Iterator[Record]:
+    from backscatter.mail import parse
 
-    for item in iter_messages(paths):
-        if isinstance(item, SourceError):
-            failures.append(item)
-            typer.echo(f"backscatter: cannot read {item.source}: {item.message}", err=True)
-            continue
-        yield parse(item).to_record()
-
-
-def _open_output(output: Path | None, stack: ExitStack) -> TextIO:
-    if output is None:
-        return sys.stdout
-    try:
-        return stack.enter_context(output.open("w", encoding="utf-8"))
-    except OSError as exc:
-        raise BackscatterError(f"cannot write {output}: {exc.strerror or exc}") from None
+    for message in inputs.messages():
+        meter.advance(message.size)
+        yield parse(message).to_record()

@@ -1,7 +1,9 @@
 """``backscatter sentlog``: import what we sent, prune it, check it, and see what it holds.
 
-Every failure of the store (a full disk, a damaged or read-only file) is one plain line from
-:class:`~backscatter.sentlog.SqliteSentLog`, never a traceback (issue 12).
+Every failure of the store (a full disk, a damaged or read-only file, an unreachable
+database) is one plain line from the store, never a traceback (issue 12). ``--db`` (also
+spelled ``--sent-log``) is a SQLite file or a ``postgresql://`` DSN (issue 11); without it,
+``$BACKSCATTER_SENT_LOG``, else the file in the user's data directory.
 """
 
 from __future__ import annotations
@@ -14,21 +16,27 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from backscatter.cli.app import app
 from backscatter.errors import BackscatterError, InputError
-from backscatter.sentlog import SqliteSentLog, default_path
-from backscatter.sentlog.importers import READERS, Progress, Tally
+
+if TYPE_CHECKING:
+    from backscatter.sentlog.importers import Progress
 
 sentlog_app = typer.Typer(no_args_is_help=True, help="The log of mail we really sent.")
 app.add_typer(sentlog_app, name="sentlog")
 
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="The sent-log database (default: in the user's data directory)."),
+    str | None,
+    typer.Option(
+        "--db",
+        "--sent-log",
+        help="The sent-log: a SQLite file or a postgresql:// DSN (default: "
+        "$BACKSCATTER_SENT_LOG, else a file in the user's data directory).",
+    ),
 ]
 
 
@@ -52,10 +60,13 @@ def import_command(
     db: DbOption = None,
 ) -> None:
     """Import sent mail; importing the same file twice adds nothing."""
+    from backscatter.sentlog import SentLogUnavailable, open_sent_log
+    from backscatter.sentlog.importers import READERS, Tally
+
     reader = READERS[log_format.value]
     tally = Tally()
     unreadable = read = added = 0
-    with SqliteSentLog(db or default_path()) as store:
+    with open_sent_log(db, readonly=False) as store:
         for path in files:
             try:
                 with _progress(path) as progress:
@@ -64,6 +75,11 @@ def import_command(
                 typer.echo(f"backscatter: {exc}", err=True)
                 unreadable += 1
                 continue
+            except SentLogUnavailable as exc:
+                raise BackscatterError(
+                    f"{exc} (while importing {path}; the batches written are kept, and "
+                    "importing again adds only the rest)"
+                ) from None
             read, added = read + file_read, added + file_added
     typer.echo(f"read {read} recipient rows, {added} new; {tally.malformed} malformed lines")
     for example in tally.examples:
@@ -80,8 +96,10 @@ def prune_command(
     db: DbOption = None,
 ) -> None:
     """Forget mail sent longer ago than this: bounces arrive within days."""
+    from backscatter.sentlog import open_sent_log
+
     cutoff = datetime.now(UTC) - parse_age(older_than)
-    with SqliteSentLog(db or default_path()) as store:
+    with open_sent_log(db, readonly=False) as store:
         removed = store.prune(cutoff)
     typer.echo(f"removed {removed} recipient rows sent before {cutoff:%Y-%m-%d %H:%M} UTC")
 
@@ -92,7 +110,9 @@ def stats_command(
     output_format: Annotated[StatsFormat, typer.Option("--format")] = StatsFormat.table,
 ) -> None:
     """How many messages and recipients the sent-log holds, and over what time."""
-    with SqliteSentLog(db or default_path(), readonly=True) as store:
+    from backscatter.sentlog import open_sent_log
+
+    with open_sent_log(db, readonly=True) as store:
         stats = store.stats()
     if output_format is StatsFormat.json:
         typer.echo(json.dumps(stats))
@@ -108,18 +128,46 @@ def check_command(
         bool, typer.Option("--full", help="integrity_check (also indexes against rows).")
     ] = False,
 ) -> None:
-    """Check the database file: prints ok (exit 0) or the problems SQLite finds (exit 1)."""
-    path = db or default_path()
-    if not path.is_file():
-        raise BackscatterError(f"no sent-log at {path}")
-    with SqliteSentLog.open_unchecked(path) as store:
-        problems = store.check(full=full)
+    """Check the database: prints ok (exit 0) or the problems found (exit 1)."""
+    from backscatter.sentlog import SqliteSentLog, is_dsn, open_sent_log, sent_log_spec
+
+    spec = sent_log_spec(db)
+    if is_dsn(spec):
+        with open_sent_log(spec, readonly=True) as store:
+            problems = store.check(full=full)
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise BackscatterError(f"no sent-log at {path}")
+        with SqliteSentLog.open_unchecked(path) as store:
+            problems = store.check(full=full)
     if problems == ["ok"]:
         typer.echo("ok")
         return
     for problem in problems:
         typer.echo(problem)
     raise typer.Exit(1)
+
+
+@sentlog_app.command(
+    "migrate",
+    epilog="Example: backscatter sentlog migrate --sent-log postgresql://backscatter@db.example/mail",
+)
+def migrate_command(db: DbOption = None) -> None:
+    """Create or upgrade the PostgreSQL sent-log's schema (run once after installing or
+    upgrading backscatter; a SQLite file needs nothing and is left as it is)."""
+    from backscatter.sentlog import is_dsn, mask_dsn, sent_log_spec
+    from backscatter.sentlog.postgres import migrate
+
+    spec = sent_log_spec(db)
+    if not is_dsn(spec):
+        typer.echo(f"{spec}: a SQLite sent-log keeps its own schema; nothing to migrate")
+        return
+    before, after = migrate(str(spec))
+    if before == after:
+        typer.echo(f"{mask_dsn(str(spec))}: schema version {after}, up to date")
+    else:
+        typer.echo(f"{mask_dsn(str(spec))}: schema version {before} -> {after}")
 
 
 def parse_age(text: str) -> timedelta:

@@ -1,8 +1,10 @@
-"""``backscatter train`` and ``evaluate``: models from your own mail."""
+"""``backscatter train`` and ``evaluate``: models from your own mail, measured in the same
+terms (model/report.py builds what both print)."""
 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,47 +14,101 @@ from backscatter.cli.app import app
 from backscatter.errors import BackscatterError
 
 if TYPE_CHECKING:
-    from backscatter.model.train import Labelled
+    from backscatter.model.train import Examples, Labelled
 
 Sources = Annotated[
-    list[str] | None, typer.Option(help="Mailboxes, Maildirs or folders of this kind.")
+    list[str] | None,
+    typer.Option(help="Mailboxes, Maildirs or folders of this kind (repeat for several)."),
 ]
 LabelsOption = Annotated[
-    Path | None, typer.Option("--labels", help="CSV mapping source (or path) to label.")
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="CSV with a header naming 'path' and 'label' columns (others ignored; optional "
+        "'group' for cross-validation). Labels: genuine, spoofed, backscatter, fake_ndr, "
+        "not_bounce/... (skipped), or the corpus's genuine_bounce and spoofed_*.",
+    ),
 ]
-SentLogOption = Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")]
+SentLogOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sent-log",
+        help="Sent-log: a SQLite file or a postgresql:// DSN (needed to catch backscatter).",
+    ),
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Our infrastructure (TOML).")]
+ThresholdOption = Annotated[
+    float, typer.Option("--threshold", help="Spoofed at or above this probability.")
+]
 
 
-def _labelled(
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+FormatOption = Annotated[
+    ReportFormat, typer.Option("--format", "-f", help="table (for people) or json.")
+]
+
+
+def _examples(
     genuine: list[str] | None,
     spoofed: list[str] | None,
     labels: Path | None,
-    sent_log: Path | None,
+    sent_log: str | None,
     config: Path | None,
-) -> list[Labelled]:
+) -> tuple[Examples, bool]:
+    """Every labelled message read, and whether the labels file named groups."""
     from backscatter.features import load_config
-    from backscatter.model.train import labels_from_csv, read_labelled, source_pairs
-    from backscatter.sentlog import SqliteSentLog
+    from backscatter.model.train import Dropped, mailbox_sources, read_examples, read_label_file
+    from backscatter.sentlog import open_sent_log
 
-    pairs = source_pairs(genuine or [], spoofed or [])
+    sources = mailbox_sources(genuine or [], spoofed or [])
+    dropped, grouped = Dropped(), False
     if labels is not None:
-        base = labels.resolve().parent
-        pairs += [
-            (p if Path(p).is_absolute() or Path(p).exists() else str(base / p), label)
-            for p, label in labels_from_csv(str(labels))
-        ]
-    if not pairs:
+        label_file = read_label_file(str(labels))
+        sources += label_file.sources
+        dropped, grouped = label_file.dropped, label_file.grouped
+    if not sources and not dropped.total():
         raise BackscatterError("give --genuine and --spoofed mailboxes, or --labels")
-    store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+    store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
     try:
-        return read_labelled(pairs, store, load_config(config))
+        return read_examples(sources, store, load_config(config), dropped), grouped
     finally:
         if store is not None:
             store.close()
 
 
-@app.command("train")
+def _check_threshold(threshold: float) -> None:
+    if not 0.0 <= threshold <= 1.0:
+        raise BackscatterError("--threshold is a probability between 0 and 1")
+
+
+def _notes(items: list[Labelled], sent_log: str | None) -> list[str]:
+    from backscatter.model.train import not_trained_reason
+
+    unlearnable = sum(not_trained_reason(i) == "spoofed_without_evidence" for i in items)
+    if sent_log is None and unlearnable:
+        return [
+            f"no --sent-log: {unlearnable} spoofed messages are well-formed reports (backscatter "
+            "is a real server's bounce of mail you never sent); without a sent-log nothing "
+            "tells them from genuine bounces, so expect them called genuine. Give --sent-log."
+        ]
+    return []
+
+
+def _emit(record: dict[str, object], output_format: ReportFormat) -> None:
+    from backscatter.model.report import render_table, to_json
+
+    typer.echo(
+        to_json(record) if output_format is ReportFormat.json else render_table(record), nl=False
+    )
+    if output_format is ReportFormat.json:
+        typer.echo()
+
+
+@app.command("train", epilog="Example: backscatter train --labels labels.csv --out mine.skops")
 def train_command(
     out: Annotated[Path, typer.Option("--out", help="Where to write the model (.skops).")],
     genuine: Sources = None,
@@ -60,19 +116,82 @@ def train_command(
     labels: LabelsOption = None,
     sent_log: SentLogOption = None,
     config: ConfigOption = None,
+    threshold: ThresholdOption = 0.5,
+    output_format: FormatOption = ReportFormat.table,
 ) -> None:
-    """Train a model on labelled mail; prints cross-validated metrics."""
+    """Train a model on labelled mail and report it: cross-validated (each message scored by
+    a model trained without it) beside in-sample, and every example not used, with why.
+
+    Also writes MODEL.training.json beside the model (digests of the messages it learnt
+    from, no text), so that evaluate can say when its figures are in-sample.
+    """
+    from backscatter.detector import Detector
     from backscatter.model.persist import save
-    from backscatter.model.train import cross_validated, fit
+    from backscatter.model.report import (
+        build_record,
+        evaluation,
+        examples_record,
+        model_name,
+        training_file,
+    )
+    from backscatter.model.train import (
+        fit,
+        learnable_counts,
+        not_trained_reason,
+        out_of_fold,
+        verdict_metrics,
+    )
 
-    items = _labelled(genuine, spoofed, labels, sent_log, config)
-    report = cross_validated(items, folds=min(5, _smallest_class(items)))
-    save(fit(items), out)
-    typer.echo(json.dumps(report, indent=2))
-    typer.echo(f"wrote {out} from {len(items)} messages", err=True)
+    _check_threshold(threshold)
+    examples, grouped = _examples(genuine, spoofed, labels, sent_log, config)
+    items = examples.items
+    learnable = learnable_counts(items)
+    if min(learnable.values()) < 2:
+        raise BackscatterError(
+            "training needs at least two genuine and two spoofed messages it can learn from "
+            f"(found {learnable[0]} genuine, {learnable[1]} spoofed; well-formed spoofed reports "
+            "are learnt only with --sent-log or --config)"
+        )
+    held_out, folds = out_of_fold(items, threshold=threshold)
+    model = fit(items)
+    save(model, out)
+    in_sample = Detector(model, threshold=threshold).judge_many([i.evidence for i in items])
+    by = "the labels file's group column" if grouped else "message"
+    evaluations = {
+        "cross_validated": evaluation(
+            f"{folds}-fold cross-validated, grouped by {by} (a message's sent-log/config views "
+            "stay in one fold; repeated messages are dropped): each message scored by a model "
+            "trained without it. This is the figure to expect on new mail.",
+            verdict_metrics(items, held_out, threshold),
+        ),
+        "in_sample": evaluation(
+            "the written model scored on the very messages it learnt from (optimistic; "
+            "`backscatter evaluate` on this mail with this model reports these).",
+            verdict_metrics(items, in_sample, threshold),
+        ),
+    }
+    name = model_name(out)
+    record = build_record(
+        "train",
+        name,
+        threshold,
+        evaluations,
+        examples_record(items, held_out, training=True),
+        examples.dropped,
+        _notes(items, sent_log),
+    )
+    learnt = [item for item in items if not_trained_reason(item) is None]
+    training_file(out).write_text(
+        json.dumps({"model": name, "messages": sorted(i.digest for i in learnt)}) + "\n"
+    )
+    _emit(record, output_format)
+    typer.echo(f"wrote {out} (and {training_file(out).name}) from {len(items)} messages", err=True)
 
 
-@app.command("evaluate")
+@app.command(
+    "evaluate",
+    epilog="Example: backscatter evaluate --labels labels.csv --model mine.skops --plots out/",
+)
 def evaluate_command(
     genuine: Sources = None,
     spoofed: Sources = None,
@@ -89,33 +208,77 @@ def evaluate_command(
             help="Folder for roc.png, precision_recall.png and calibration.png (reliability).",
         ),
     ] = None,
-    threshold: Annotated[float, typer.Option("--threshold")] = 0.5,
+    threshold: ThresholdOption = 0.5,
+    output_format: FormatOption = ReportFormat.table,
 ) -> None:
-    """Measure a model on labelled mail: ROC AUC, precision, recall, confusion matrix."""
+    """Measure a model on labelled mail, in the same terms as train: ROC and PR AUC,
+    precision, recall and F1 for spoofed, genuine called spoofed, calibration (Brier), the
+    confusion matrix, and every example not used, with why."""
     import numpy as np
 
     from backscatter.detector import Detector
     from backscatter.model.persist import load, shipped_model_path
-    from backscatter.model.train import metrics
-
-    items = _labelled(genuine, spoofed, labels, sent_log, config)
-    detector = Detector(load(model or shipped_model_path()), threshold=threshold)
-    verdicts = detector.judge_many([item.evidence for item in items])
-    truth = np.array([item.label for item in items])
-    probability = np.array(
-        [v.spoofed_probability if v.verdict != "not_bounce" else 0.0 for v in verdicts]
+    from backscatter.model.report import (
+        build_record,
+        evaluation,
+        examples_record,
+        model_name,
+        training_file,
     )
-    report = metrics(truth, probability, threshold)
-    typer.echo(json.dumps(report, indent=2))
+    from backscatter.model.train import scored_probability, verdict_metrics
+
+    _check_threshold(threshold)
+    path = model or shipped_model_path()
+    detector = Detector(load(path), threshold=threshold)
+    examples, _ = _examples(genuine, spoofed, labels, sent_log, config)
+    items = examples.items
+    if not items:
+        raise BackscatterError("no labelled bounce to evaluate (see the counts with --labels)")
+    verdicts = detector.judge_many([item.evidence for item in items])
+    key, method = _provenance(items, training_file(path), shipped=model is None)
+    name = model_name(model)
+    record = build_record(
+        "evaluate",
+        name,
+        threshold,
+        {key: evaluation(method, verdict_metrics(items, verdicts, threshold))},
+        examples_record(items, verdicts, training=False),
+        examples.dropped,
+        _notes(items, sent_log),
+    )
+    _emit(record, output_format)
     if plots is not None:
         from backscatter.model.plots import save_curves
 
-        for written in save_curves(truth, probability, plots):
+        truth = np.array([item.label for item in items])
+        probability = np.array([scored_probability(v) for v in verdicts])
+        for written in save_curves(truth, probability, plots, name, threshold):
             typer.echo(f"wrote {written}", err=True)
 
 
-def _smallest_class(items: list[Labelled]) -> int:
-    counts = [sum(1 for i in items if i.label == label) for label in (0, 1)]
-    if min(counts) < 2:
-        raise BackscatterError("training needs at least two genuine and two spoofed messages")
-    return min(counts)
+def _provenance(items: list[Labelled], listing: Path, shipped: bool) -> tuple[str, str]:
+    """Whether these messages trained the model (from the listing train wrote beside it)."""
+    scored = f"the model scored on these {len(items)} messages as given"
+    if shipped:
+        return "shipped_model", (
+            f"{scored}. The shipped model learnt from generated mail and, when it was built, "
+            "the project's development corpus (models/MODEL_CARD.md): on that corpus these "
+            "figures are in-sample (optimistic); on your own mail they are out of sample."
+        )
+    try:
+        learnt = set(json.loads(listing.read_text())["messages"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "this_model", (
+            f"{scored}; no {listing.name} says what it learnt from: if it was trained on this "
+            "mail, these figures are in-sample (optimistic) and train's cross-validated "
+            "figures are the ones to expect on new mail."
+        )
+    seen = sum(item.digest in learnt for item in items)
+    if seen == 0:
+        return "held_out", f"{scored}; none of them trained it (out of sample)."
+    whole = seen == len(items)
+    return ("in_sample" if whole else "partly_in_sample"), (
+        f"{scored}; {'all' if whole else seen} of them trained it ({listing.name}), so these "
+        f"figures are {'' if whole else 'partly '}in-sample (optimistic): train's "
+        "cross-validated figures are the ones to expect on new mail."
+    )

@@ -14,9 +14,13 @@ FEATURES: tuple[Feature, ...] = (
         "our_relay_in_chain",
         "our relay is in the returned Received chain (SpamAssassin VBounce)",
         lambda e: flag(e.our_relay_in_chain),
+        rule="VIA_OUR_RELAY",
     ),
     Feature(
-        "our_dkim", "the returned original carries our DKIM signature", lambda e: flag(e.our_dkim)
+        "our_dkim",
+        "the returned original carries our DKIM signature",
+        lambda e: flag(e.our_dkim),
+        rule="OUR_DKIM_SIGNATURE",
     ),
     Feature(
         "original_from_ours",
@@ -28,17 +32,20 @@ FEATURES: tuple[Feature, ...] = (
         "configured, the original claims to be ours, yet no relay of ours",
         lambda e: flag(e.config_given and e.original_from_ours and not e.our_relay_in_chain),
         forgery=positive,
+        rule="NOT_VIA_OUR_RELAY",
     ),
     Feature(
         "batv_valid",
         "the bounce's envelope recipient has a valid BATV tag of ours",
         lambda e: flag(e.batv is not None and e.batv.valid),
+        rule="BATV_VALID",
     ),
     Feature(
         "batv_invalid",
         "BATV secrets configured but the envelope tag is missing or wrong",
         lambda e: flag(e.batv is not None and not e.batv.valid),
         forgery=positive,
+        rule="BATV_INVALID",
     ),
     Feature(
         "batv_tagged",

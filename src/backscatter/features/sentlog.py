@@ -48,11 +48,13 @@ FEATURES: tuple[Feature, ...] = (
         "sent_message_id",
         "a Message-ID the bounce quotes is one we sent",
         lambda e: _how(e, "message_id"),
+        rule="SENTLOG_MATCH",
     ),
     Feature(
         "sent_recipient",
         "we sent to the failed recipient in the days before",
         lambda e: _how(e, "recipient"),
+        rule="SENTLOG_RCPT_MATCH",
     ),
     Feature(
         "sent_id_unknown",
@@ -60,6 +62,7 @@ FEATURES: tuple[Feature, ...] = (
         "nor any failed recipient: what backscatter of forged mail looks like",
         lambda e: flag(id_unknown(e)),
         forgery=positive,
+        rule="NOT_IN_SENTLOG",
     ),
     Feature(
         "sent_unmatched",
@@ -71,6 +74,7 @@ FEATURES: tuple[Feature, ...] = (
             and not e.sent.quoted_ids
             and e.sent.how not in _KNOWN
         ),
+        rule="RCPT_NOT_IN_SENTLOG",
     ),
     Feature("hours_since_sent", "hours between our send and the bounce (log-scaled)", _hours),
 )

@@ -103,6 +103,7 @@ FEATURES: tuple[Feature, ...] = (
         "no plain-text report: MTAs write text, phishing writes HTML",
         lambda e: flag(e.html_only),
         forgery=positive,
+        rule="HTML_ONLY",
     ),
     Feature(
         "names_recipients",
@@ -119,6 +120,9 @@ FEATURES: tuple[Feature, ...] = (
         "status fits action: no MTA sends a delay with a permanent status",
         status_consistency,
         forgery=negative,
+        rule="STATUS_ACTION_CONFLICT",
+        rule_why="a status contradicts its action (a delay with a permanent status, a failure "
+        "with a success status): no MTA writes that",
     ),
     Feature("date_order", "the original predates the bounce by minutes to days", _date_order),
     Feature(
@@ -146,6 +150,8 @@ FEATURES: tuple[Feature, ...] = (
         "DMARC of the report at our border: 1 pass, -1 fail, 0 none",
         lambda e: float(e.auth.get("dmarc", 0)),
         forgery=negative,
+        rule="DMARC_FAIL",
+        rule_why="the report fails DMARC at our border",
     ),
     Feature(
         "mime_defects",

@@ -26,15 +26,8 @@ from typing import Any
 import Milter
 import milter as libmilter
 
-from backscatter.filters.headers import EVIDENCE, VERDICT
-from backscatter.filters.policy import ACCEPT, DISCARD, QUARANTINE, REJECT, TAG, TEMPFAIL
-from backscatter.filters.session import (
-    MAX_HEADER_FIELDS,
-    TEMPFAIL_REPLY,
-    Decision,
-    MessageSession,
-    MilterCore,
-)
+from backscatter.filters.policy import ACCEPT, DISCARD, QUARANTINE, REJECT, TEMPFAIL
+from backscatter.filters.session import TEMPFAIL_REPLY, Decision, MessageSession, MilterCore
 
 log = logging.getLogger("backscatter.milter")
 
@@ -184,10 +177,7 @@ class BackscatterMilter(Milter.Base):
         if self.broken or session is None:
             self.counters.count(None, unscored=self.broken)
             return self.fault() if self.broken else Milter.ACCEPT
-        if session.header_fields > MAX_HEADER_FIELDS and not session.outbound:
-            decision = flooded(session)
-        else:
-            decision = session.finish()
+        decision = session.flooded() or session.finish()
         answer = self._carry_out(decision)
         unscored = decision.verdict is None and not session.outbound
         self.counters.count(decision, unscored)
@@ -233,21 +223,6 @@ class BackscatterMilter(Milter.Base):
         return Milter.CONTINUE
 
 
-def flooded(session: MessageSession) -> Decision:
-    """A message with more header fields than any MTA writes (Postfix limits only Received
-    hops, ``hopcount_limit`` = 50) is not scored: what was kept of its header is not all of
-    it, and a verdict on the first fields would let a forger hide the fields that count
-    after them. It is tagged so, visibly, for a site's rules to act on; forged headers of
-    ours are still removed (they are counted past the cap)."""
-    why = f"over {MAX_HEADER_FIELDS} header fields ({session.header_fields})"
-    return Decision(
-        TAG,
-        add_headers=[(VERDICT, "unscored"), (EVIDENCE, f"not scored: {why}")],
-        remove_headers=list(session.forged),
-        note=f"unscored: {why}",
-    )
-
-
 def libmilter_socket(spec: str) -> str:
     """``unix:/path`` as given; ``inet:127.0.0.1:PORT`` (the issue's form) into libmilter's
     ``inet:PORT@127.0.0.1``; ``inet6:[::1]:PORT`` likewise."""
@@ -281,7 +256,14 @@ def serve(
     _register(name, libmilter_socket(socket), timeout)
     libmilter.opensocket(True)
     on_open()
-    libmilter.main()
+    try:
+        libmilter.main()
+    except libmilter.error as exc:
+        # A stop signal makes libmilter close the listening socket (mi_stop_milters ->
+        # mi_closener); a listener inside poll() then sees an invalid descriptor and
+        # smfi_main returns MI_FAILURE ("cannot run main"), depending on timing. Its other
+        # failures (accept/poll/thread errors, repeated) are logged by libmilter itself.
+        log.warning("libmilter's listener ended: %s", exc)
     return counters
 
 

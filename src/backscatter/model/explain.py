@@ -1,7 +1,9 @@
-"""Evidence sentences: the few facts that drove a verdict, in words an operator can check.
+"""Evidence sentences and rule names: the facts that drove a verdict, for operators and tools.
 
 A feature's contribution is its (averaged, calibrated-fold) weight times its scaled value;
-the largest contributions towards the verdict are rendered from the evidence itself.
+the largest contributions towards the verdict are rendered from the evidence itself. The
+rules that fired (``Feature.rule``: stable names, SpamAssassin style) are listed in the same
+order of strength, for headers and records that users grep and graph.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from backscatter.features import CATALOG, Evidence
 from backscatter.features.content import _domains
+from backscatter.features.feature import Feature
 from backscatter.features.structure import status_consistency
 
 
@@ -122,6 +125,34 @@ def contributions(weights: np.ndarray, scaled: np.ndarray) -> np.ndarray:
     """Per-feature push towards 'spoofed' (positive) or 'genuine' (negative), row by row,
     from feature rows already scaled by the pipeline's scaler."""
     return weights * np.atleast_2d(scaled)
+
+
+#: (vector index, feature) of every feature that has a rule name, in catalogue order.
+RULES: tuple[tuple[int, Feature], ...] = tuple(
+    (index, feature) for index, feature in enumerate(CATALOG) if feature.rule is not None
+)
+
+
+_RULE_INDEX = np.array([index for index, _ in RULES], dtype=np.intp)
+
+
+def fired_rules(row: np.ndarray, pushes: np.ndarray) -> tuple[str, ...]:
+    """The rules that fire for one unscaled feature row, strongest contribution (absolute
+    push, whichever way) first; ties keep catalogue order so the output is stable."""
+    values, strengths = row[_RULE_INDEX].tolist(), np.abs(pushes[_RULE_INDEX]).tolist()
+    fired = [
+        (-strengths[position], position, str(feature.rule))
+        for position, (_, feature) in enumerate(RULES)
+        if feature.fires(values[position])
+    ]
+    return tuple(rule for _, _, rule in sorted(fired))
+
+
+def rule_weights(weights: np.ndarray) -> dict[str, float]:
+    """Each rule's weight in a model (``weights`` from :func:`mean_weights`): the averaged
+    coefficient on its standardized feature, signed so that a positive weight pushes towards
+    spoofed when the rule fires (a rule that fires on a failed check, -1, flips the sign)."""
+    return {str(f.rule): float(weights[index]) * f.polarity for index, f in RULES}
 
 
 # Facts that are only ever a warning: "21 links" is no reason to trust a report, whatever

@@ -213,10 +213,14 @@ def _plain(address: str | None) -> str | None:
 
 
 def _found(how: str, row: SentRecipient, when: datetime, what: str, facts: _Facts) -> SentMatch:
+    """A match is itself proof that the sent-log speaks for this bounce: its coverage is
+    ``covered`` even when the original's Date is a little before the log's first row (one
+    clock ahead of the other), which would otherwise say "no evidence either way" next to
+    "was sent 0 min before"."""
     hours = (when - row.sent_at).total_seconds() / 3600
     to = f" to {row.recipient}" if row.recipient else ""  # a Message-ID-only row names none
     detail = f"{what}{to} {_ago(hours)}"
-    return SentMatch(how, row, hours, detail, facts.quoted_ids, facts.coverage)
+    return SentMatch(how, row, hours, detail, facts.quoted_ids, "covered")
 
 
 def _ago(hours: float) -> str:
