@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,12 +32,6 @@ log = logging.getLogger("backscatter.milter")
 
 FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE | Milter.CHGFROM
 FLAGS |= Milter.ADDRCPT | Milter.DELRCPT
-
-#: How long a libmilter thread may wait for the GIL while scoring holds it, per callback
-#: (Python's default: 5 ms). Every header field is a callback. A 20,000-field message sent
-#: beside three slow ones being scored: median 2.5 s at 5 ms, 1.9 s at 0.5 ms (5 runs each on
-#: a loaded 2-core machine, noisy; 0.3-0.6 s alone). Moot once scoring runs in processes.
-SWITCH_INTERVAL = 0.0005
 
 
 def _boundary(on_failure: Callable[[BackscatterMilter], int]) -> Callable[..., Any]:
@@ -250,7 +243,6 @@ def serve(
     socket file first (a milter that was killed leaves one)."""
     BackscatterMilter.core = core
     BackscatterMilter.counters = counters = Counters()
-    sys.setswitchinterval(SWITCH_INTERVAL)
     Milter.factory = BackscatterMilter
     Milter.set_flags(FLAGS)
     _register(name, libmilter_socket(socket), timeout)
