@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from backscatter.cli.app import app
+from backscatter.cli.app import app, examples
 from backscatter.errors import BackscatterError
 
 if TYPE_CHECKING:
@@ -33,7 +33,14 @@ ModelOption = Annotated[Path | None, typer.Option("--model", help="Model file (d
 ThresholdOption = Annotated[float, typer.Option("--threshold", help="Spoofed at or above this.")]
 
 
-@app.command("milter")
+@app.command(
+    "milter",
+    epilog=examples(
+        "backscatter milter --socket unix:/var/spool/postfix/backscatter/milter.sock "
+        "--sent-log /var/lib/backscatter/sent.db",
+        "backscatter milter --socket inet:127.0.0.1:8894 --spoofed-action reject",
+    ),
+)
 def milter_command(
     socket: Annotated[
         str,
@@ -222,8 +229,12 @@ def _socket_gid(group: str | None, account: socketcheck.Account | None) -> int |
     return None
 
 
-_FILTER_EPILOG = (
-    "Example (procmail): :0 fw | backscatter filter --connect /run/backscatter/backscatter.sock"
+_FILTER_EPILOG = examples(
+    "backscatter filter --sent-log /var/lib/backscatter/sent.db < message.eml > tagged.eml",
+    "backscatter filter --connect /run/backscatter/backscatter.sock < message.eml",
+    "(procmail)  :0 fw",
+    "            | /opt/backscatter/bin/backscatter filter --connect "
+    "/run/backscatter/backscatter.sock",
 )
 
 
