@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from backscatter.cli.app import app
+from backscatter.cli.app import app, examples
 from backscatter.cli.batch import Inputs, Meter, output_stream, progress_wanted
 from backscatter.render import WRITERS, Record
 
@@ -26,6 +26,7 @@ PathsArgument = Annotated[
     list[str],
     typer.Argument(
         help="Messages to read: .eml files, mbox files, Maildirs, directories, or - for stdin.",
+        metavar="PATH",
         show_default=False,
     ),
 ]
@@ -36,25 +37,34 @@ QuietOption = Annotated[
 ]
 
 
-@app.command("parse")
+@app.command(
+    "parse",
+    epilog=examples(
+        "backscatter parse bounce.eml",
+        "backscatter parse ~/Maildir/.Bounces --format table",
+        "backscatter parse bounces.mbox -f json -o bounces.json",
+    ),
+)
 def parse_command(
     paths: PathsArgument,
     output_format: Annotated[
         OutputFormat,
-        typer.Option("--format", "-f", help="Output format (csv: one row per failed recipient)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="jsonl: one JSON record per message per line; json: one JSON array; "
+            "table: one aligned row per failed recipient; csv: one row per failed recipient.",
+        ),
     ] = OutputFormat.jsonl,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Parse each message into its bounce anatomy: recipients, status, returned original.
 
     Exit status: 0, or 1 when a path you named cannot be read (the rest is still parsed).
-
-    \b
-    Example:
-      backscatter parse -f table bounces.mbox
     """
     inputs = Inputs(paths, quiet)
     with Meter(paths, progress_wanted(output, quiet), "parsing") as meter:
