@@ -29,7 +29,8 @@ LIBMILTER = Path("/usr/include/libmilter/mfapi.h")
 
 
 def ensure_venv() -> None:
-    extras = "dev,milter" if LIBMILTER.exists() else "dev"
+    # dask: --engine dask and its tests (tests/test_dask.py skips without it).
+    extras = "dev,dask,milter" if LIBMILTER.exists() else "dev,dask"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + extras
     if STAMP.exists() and STAMP.read_text() == wanted:
         return

@@ -12,6 +12,15 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.engine import (
+    ChunkOption,
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+    dask_engine,
+    parse_dask,
+    parse_parquet,
+)
 from backscatter.errors import BackscatterError
 from backscatter.render import WRITERS, Record
 
@@ -23,6 +32,7 @@ class OutputFormat(StrEnum):
     jsonl = "jsonl"
     json = "json"
     table = "table"
+    parquet = "parquet"  # --engine dask: a folder of Parquet files (backscatter.batch.parquet)
 
 
 PathsArgument = Annotated[
@@ -38,17 +48,31 @@ PathsArgument = Annotated[
 def parse_command(
     paths: PathsArgument,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+        OutputFormat,
+        typer.Option("--format", "-f", help="Output format (parquet: --engine dask, -o DIR)."),
     ] = OutputFormat.jsonl,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="--engine dask: local workers; 0: one per core.")
+    ] = 0,
+    chunk_mb: ChunkOption = 64.0,
 ) -> None:
-    """Parse each message into its bounce anatomy: recipients, status, returned original."""
+    """Parse each message into its bounce anatomy: recipients, status, returned original.
+
+    Example: backscatter parse --engine dask -f parquet -o parsed/ /srv/mail/archive.mbox
+    """
     failures: list[SourceError] = []
+    cluster = dask_engine(engine, scheduler, jobs, chunk_mb, output_format.value)
+    if cluster is not None and output_format is OutputFormat.parquet:
+        raise typer.Exit(parse_parquet(paths, cluster, output))
+    records = _records(paths, failures) if cluster is None else parse_dask(paths, cluster, failures)
     with ExitStack() as stack:
         out = _open_output(output, stack)
-        WRITERS[output_format.value](_records(paths, failures), out)
+        WRITERS[output_format.value](records, out)
     if failures:
         raise typer.Exit(1)
 

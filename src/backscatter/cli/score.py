@@ -15,6 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.engine import (
+    ChunkOption,
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+    dask_engine,
+    score_dask,
+    score_parquet,
+)
 from backscatter.cli.parse import PathsArgument, _open_output
 from backscatter.errors import BackscatterError
 from backscatter.render import VERDICT_WRITERS, Record
@@ -28,6 +37,7 @@ class ScoreFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # --engine dask: a folder of Parquet files (backscatter.batch.parquet)
 
 
 @app.command("score")
@@ -40,7 +50,10 @@ def score_command(
     config: Annotated[
         Path | None, typer.Option("--config", help="Our infrastructure (TOML).")
     ] = None,
-    output_format: Annotated[ScoreFormat, typer.Option("--format", "-f")] = ScoreFormat.table,
+    output_format: Annotated[
+        ScoreFormat,
+        typer.Option("--format", "-f", help="parquet: a dataset folder (--engine dask, -o DIR)."),
+    ] = ScoreFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     threshold: Annotated[
         float, typer.Option("--threshold", help="Spoofed at or above this.")
@@ -48,8 +61,14 @@ def score_command(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Worker processes; 0: both cores over 50 MB.")
     ] = 0,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    chunk_mb: ChunkOption = 64.0,
 ) -> None:
-    """Score each message as genuine, spoofed, unknown or not a bounce, and say why."""
+    """Score each message as genuine, spoofed, unknown or not a bounce, and say why.
+
+    Example: backscatter score --engine dask --scheduler tcp://sched:8786 /srv/mail/archive.mbox
+    """
     from backscatter.cli.parallel import score_in_parallel
     from backscatter.detector import GENUINE, VERDICTS, Detector
 
@@ -61,7 +80,14 @@ def score_command(
     failures: list[SourceError] = []
     summary = _Summary()
     batches = _batches(paths, failures)
-    if workers > 1:
+    cluster = dask_engine(engine, scheduler, jobs, chunk_mb, output_format.value)
+    if cluster is not None:
+        detector.close()
+        if output_format is ScoreFormat.parquet:
+            status = score_parquet(paths, cluster, output, model, sent_log, config, threshold)
+            raise typer.Exit(status)
+        verdicts = score_dask(paths, cluster, failures, model, sent_log, config, threshold)
+    elif workers > 1:
         detector.close()
         verdicts = score_in_parallel(batches, workers, model, sent_log, config, threshold)
     else:
