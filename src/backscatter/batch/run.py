@@ -22,7 +22,6 @@ from backscatter.mail.sources import SourceError
 
 if TYPE_CHECKING:
     from backscatter.detector import Verdict
-    from backscatter.features import OurInfrastructure  # noqa: F401
     from backscatter.model.train import Dropped, Examples, LabelSource
 
 OnError = Callable[[SourceError], None]

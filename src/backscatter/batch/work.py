@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -229,8 +228,3 @@ def open_store(spec: str | None) -> Any:
     from backscatter.sentlog import SqliteSentLog
 
     return SqliteSentLog(spec, readonly=True) if spec is not None else None
-
-
-def messages(results: list[Any]) -> Iterator[Any]:
-    """A task's results without its read errors (for callers that count only messages)."""
-    return (item for item in results if not isinstance(item, SourceError))
