@@ -51,10 +51,6 @@ class Split:
     end: int = 0
     first: int = 1
 
-    @property
-    def needs_numbering(self) -> bool:
-        return bool(self.mbox) and self.start > 0
-
 
 def plan(paths: list[str], chunk: int = CHUNK_BYTES) -> Iterator[Split]:
     """The splits of every path, in the order ``iter_messages`` reads them (listed as they

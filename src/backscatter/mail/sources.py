@@ -159,7 +159,13 @@ def read_files(
     ``base`` (the client's working folder, for a worker started elsewhere) but keeps its name."""
     for path in paths:
         where = os.path.join(base, path)
-        yield from _read_named(where, path) if follow else _read_file(where, False, path)
+        if follow:
+            yield from _read_named(where, path)
+            continue
+        try:
+            yield from _read_file(where, False, path)
+        except OSError as exc:  # a read failing midway: this file, not the worker's task
+            yield SourceError(path, exc.strerror or str(exc))
 
 
 def _is_maildir(path: str) -> bool:
@@ -276,14 +282,17 @@ def iter_mbox_range(
         yield SourceError(name, str(exc))
         return
     with handle:
-        found = next(_separators(handle, start, end), None)
-        if found is None:
-            return
-        handle.seek(found)
-        first = handle.readline(_READ_CHUNK)
-        yield from _split_mbox(
-            handle, name, first_index, first.endswith(b"\n"), found + len(first), end
-        )
+        try:
+            found = next(_separators(handle, start, end), None)
+            if found is None:
+                return
+            handle.seek(found)
+            first = handle.readline(_READ_CHUNK)
+            yield from _split_mbox(
+                handle, name, first_index, first.endswith(b"\n"), found + len(first), end
+            )
+        except OSError as exc:  # a read failing midway ends the range, as iter_messages does
+            yield SourceError(name, exc.strerror or str(exc))
 
 
 def _separators(handle: BinaryIO, start: int, end: int) -> Iterator[int]:
