@@ -222,4 +222,4 @@ def test_suppressions_list_only_hard_bounces_of_genuine_bounces():
         str(DATA / "formats" / "fake_ndr_plain_release_link.eml"),  # spoofed: never
     )
     assert result.returncode == 0
-    assert result.stdout == "nobody@receiver.example,user_unknown\n"
+    assert result.stdout == "nobody@receiver.example\n"  # --format plain: one per line

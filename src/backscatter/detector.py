@@ -27,7 +27,7 @@ from backscatter.model.explain import (
 )
 from backscatter.model.fast import LinearScorer
 from backscatter.model.persist import load, shipped_model_path
-from backscatter.sentlog import SentLogStore, SqliteSentLog
+from backscatter.sentlog import SentLogStore, SentLogUnavailable, open_sent_log
 
 GENUINE, SPOOFED, NOT_BOUNCE, UNKNOWN = "genuine", "spoofed", "not_bounce", "unknown"
 VERDICTS = (GENUINE, SPOOFED, UNKNOWN, NOT_BOUNCE)
@@ -140,8 +140,9 @@ class Detector:
         config: str | Path | None = None,
         threshold: float = 0.5,
     ) -> Detector:
-        """Defaults: the shipped model, no sent-log, no config."""
-        store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+        """Defaults: the shipped model, no sent-log, no config. ``sent_log`` is a SQLite
+        file or a ``postgresql://`` DSN."""
+        store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
         return cls(load(model or shipped_model_path()), store, load_config(config), threshold)
 
     def score(
@@ -160,7 +161,9 @@ class Detector:
 
         A message that breaks evidence gathering (hostile charsets, encodings, headers) is
         ``unknown`` with the error in its record: never an exception that loses the batch,
-        and never ``not_bounce``, which a filter would let through untagged."""
+        and never ``not_bounce``, which a filter would let through untagged. A shared
+        sent-log that cannot be reached is no fault of the mail: that one raises
+        (:class:`SentLogUnavailable`), for the milter to apply its ``on_error``."""
         gathered: list[Evidence] = []
         failed: dict[int, Verdict] = {}
         for index, raw in enumerate(messages):
@@ -168,6 +171,8 @@ class Detector:
             try:
                 with self._lock:
                     gathered.append(collect(bounce, view, self.sent_log, self.config))
+            except SentLogUnavailable:
+                raise
             except Exception as exc:  # mail is hostile; see the docstring
                 failed[index] = _failed(
                     Evidence(bounce, False), "could not gather evidence", exc, self.threshold
@@ -259,5 +264,5 @@ class Detector:
         )
 
     def close(self) -> None:
-        if isinstance(self.sent_log, SqliteSentLog):
+        if self.sent_log is not None:
             self.sent_log.close()

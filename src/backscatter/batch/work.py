@@ -219,12 +219,9 @@ class _TrainingContext:
 
 
 def open_store(spec: str | None) -> Any:
-    """The one place a worker opens a sent-log for training, read-only.
+    """The one place a worker opens a sent-log for training: read-only, a SQLite file (a
+    shared file or a copy at the same path on each machine) or a ``postgresql://`` DSN
+    (one connection per worker process). Scoring opens it through ``Detector.load``."""
+    from backscatter.sentlog import open_sent_log
 
-    SQLite today (each worker its own read-only connection, on a shared file or a local
-    copy). When ``backscatter.sentlog.open_sent_log`` is on main, call
-    ``open_sent_log(spec, readonly=True)`` here and PostgreSQL DSNs work too (scoring already
-    goes through ``Detector.load``, which opens the store itself)."""
-    from backscatter.sentlog import SqliteSentLog
-
-    return SqliteSentLog(spec, readonly=True) if spec is not None else None
+    return open_sent_log(spec, readonly=True) if spec is not None else None

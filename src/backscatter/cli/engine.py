@@ -4,7 +4,6 @@ imported only when asked for, so ``backscatter --help`` stays fast)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,8 +14,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from backscatter.batch.cluster import Engine
+    from backscatter.cli.batch import Inputs
     from backscatter.detector import Verdict
-    from backscatter.mail import SourceError
 
 
 class EngineName(StrEnum):
@@ -71,73 +70,68 @@ def dask_engine(
     return Engine(scheduler or None, workers, max(1, int(chunk_mb * 1024 * 1024)))
 
 
-def _reporter(failures: list[SourceError]) -> Callable[[SourceError], None]:
-    def report(item: SourceError) -> None:
-        failures.append(item)
-        typer.echo(f"backscatter: cannot read {item.source}: {item.message}", err=True)
-
-    return report
-
-
 def score_dask(
     paths: list[str],
     engine: Engine,
-    failures: list[SourceError],
+    inputs: Inputs,
     model: Path | None,
     sent_log: str | Path | None,
     config: Path | None,
     threshold: float,
 ) -> Iterator[Verdict]:
-    """``score --engine dask``: the verdicts in input order, for the command's own writer."""
+    """``score --engine dask``: the verdicts in input order, for the command's own writer;
+    read errors go to ``inputs`` as the local run's do."""
     from backscatter.batch import run
     from backscatter.batch.work import DetectorOptions
 
     options = DetectorOptions.of(model, sent_log, config, threshold)
-    return run.score(paths, options, engine, _reporter(failures))
+    return run.score(paths, options, engine, inputs.read_error)
 
 
-def parse_dask(
-    paths: list[str], engine: Engine, failures: list[SourceError]
-) -> Iterator[dict[str, Any]]:
+def parse_dask(paths: list[str], engine: Engine, inputs: Inputs) -> Iterator[dict[str, Any]]:
     """``parse --engine dask``: the records in input order, for the command's own writer."""
     from backscatter.batch import run
 
-    return run.parse(paths, engine, _reporter(failures))
+    return run.parse(paths, engine, inputs.read_error)
 
 
 def score_parquet(
     paths: list[str],
     engine: Engine,
     output: Path | None,
+    inputs: Inputs,
     model: Path | None,
     sent_log: str | Path | None,
     config: Path | None,
     threshold: float,
 ) -> int:
-    """``score --format parquet``: the workers write the dataset; one summary line here.
-    Returns the exit status (1 when an input could not be read)."""
+    """``score --format parquet``: the workers write the dataset; a summary line here.
+    Returns the exit status (1 when a named input could not be read)."""
     from backscatter.batch.work import DetectorOptions
 
     options = DetectorOptions.of(model, sent_log, config, threshold)
-    return _parquet(paths, engine, output, options)
+    return _parquet(paths, engine, output, inputs, options)
 
 
-def parse_parquet(paths: list[str], engine: Engine, output: Path | None) -> int:
+def parse_parquet(paths: list[str], engine: Engine, output: Path | None, inputs: Inputs) -> int:
     """``parse --format parquet``: as :func:`score_parquet`, with parse records."""
-    return _parquet(paths, engine, output, None)
+    return _parquet(paths, engine, output, inputs, None)
 
 
-def _parquet(paths: list[str], engine: Engine, output: Path | None, options: Any) -> int:
+def _parquet(
+    paths: list[str], engine: Engine, output: Path | None, inputs: Inputs, options: Any
+) -> int:
     from backscatter.batch import run
 
-    failures: list[SourceError] = []
-    written = run.to_parquet(paths, output, engine, _reporter(failures), options)
+    written = run.to_parquet(paths, output, engine, inputs.read_error, options)
     for source in written.not_mail:
-        typer.echo(f"backscatter: skipped {source}: not an e-mail message", err=True)
+        inputs.not_mail(source)
     counts = ", ".join(f"{n} {v}" for v, n in sorted(written.verdicts.items()))
-    typer.echo(
+    inputs.say(
         f"{written.rows} messages in {written.files} Parquet file(s) under {written.folder}"
-        + (f": {counts}" if counts else ""),
-        err=True,
+        + (f": {counts}" if counts else "")
     )
-    return 1 if failures else 0
+    skipped = inputs.skipped_line()
+    if skipped:
+        inputs.say(f"warning: {skipped}")
+    return inputs.exit_status

@@ -18,7 +18,7 @@ from joblib import Parallel, delayed
 from backscatter.detector import Detector, Verdict
 from backscatter.mail import RawMessage
 
-_Options = tuple[Path | None, Path | None, Path | None, float]
+_Options = tuple[Path | None, str | Path | None, Path | None, float]
 _workers: dict[_Options, Detector] = {}
 
 
@@ -34,7 +34,7 @@ def score_in_parallel(
     batches: Iterable[list[RawMessage]],
     jobs: int,
     model: Path | None,
-    sent_log: Path | None,
+    sent_log: str | Path | None,
     config: Path | None,
     threshold: float,
 ) -> Iterator[Verdict]:

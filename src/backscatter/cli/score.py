@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.batch import Inputs, Meter, input_bytes, output_stream, progress_wanted
 from backscatter.cli.engine import (
     ChunkOption,
     EngineName,
@@ -24,13 +23,13 @@ from backscatter.cli.engine import (
     score_dask,
     score_parquet,
 )
-from backscatter.cli.parse import PathsArgument, _open_output
+from backscatter.cli.parse import PathsArgument, QuietOption
 from backscatter.errors import BackscatterError
 from backscatter.render import VERDICT_WRITERS, Record
 
 if TYPE_CHECKING:
     from backscatter.detector import Verdict
-    from backscatter.mail import RawMessage, SourceError
+    from backscatter.mail import RawMessage
 
 
 class ScoreFormat(StrEnum):
@@ -40,10 +39,24 @@ class ScoreFormat(StrEnum):
     parquet = "parquet"  # --engine dask: a folder of Parquet files (backscatter.batch.parquet)
 
 
+class Only(StrEnum):
+    spoofed = "spoofed"
+    genuine = "genuine"
+    unknown = "unknown"
+    not_bounce = "not_bounce"
+
+
 @app.command("score")
 def score_command(
     paths: PathsArgument,
-    sent_log: Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")] = None,
+    sent_log: Annotated[
+        str | None,
+        typer.Option(
+            "--sent-log",
+            help="Sent-log: a SQLite file or a postgresql:// DSN (without it, backscatter "
+            "looks genuine).",
+        ),
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="Model file (default: shipped).")
     ] = None,
@@ -52,73 +65,81 @@ def score_command(
     ] = None,
     output_format: Annotated[
         ScoreFormat,
-        typer.Option("--format", "-f", help="parquet: a dataset folder (--engine dask, -o DIR)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (fitted to the terminal), jsonl, csv (one row per recipient), or "
+            "parquet (a dataset folder: --engine dask, -o DIR).",
+        ),
     ] = ScoreFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    only: Annotated[
+        list[Only] | None,
+        typer.Option(
+            "--only",
+            help="Write only messages with this verdict (repeat for several); "
+            "the summary still counts all.",
+        ),
+    ] = None,
     threshold: Annotated[
         float, typer.Option("--threshold", help="Spoofed at or above this.")
     ] = 0.5,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Worker processes; 0: both cores over 50 MB.")
     ] = 0,
+    quiet: QuietOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     chunk_mb: ChunkOption = 64.0,
 ) -> None:
     """Score each message as genuine, spoofed, unknown or not a bounce, and say why.
 
-    Example: backscatter score --engine dask --scheduler tcp://sched:8786 /srv/mail/archive.mbox
+    A summary goes to standard error: counts per verdict, time and rate, and what the counts
+    cannot tell (no sent-log, bounces outside its span, inputs skipped). Exit status: 0, or 1
+    when a path you named cannot be read (the rest is still scored).
+
+    \b
+    Example:
+      backscatter score --sent-log sent.db --only spoofed -f csv -o spoofed.csv bounces/
+      backscatter score --engine dask --scheduler tcp://sched:8786 -f jsonl archive.mbox
     """
     from backscatter.cli.parallel import score_in_parallel
-    from backscatter.detector import GENUINE, VERDICTS, Detector
+    from backscatter.detector import Detector
 
     if not 0.0 <= threshold <= 1.0:
         raise BackscatterError("--threshold is a probability between 0 and 1")
     detector = Detector.load(model, sent_log, config, threshold)  # fails early on bad options
     span = detector.sent_log.coverage() if detector.sent_log is not None else None
     workers = jobs if jobs > 0 else _auto_jobs(paths)
-    failures: list[SourceError] = []
-    summary = _Summary()
-    batches = _batches(paths, failures)
+    inputs = Inputs(paths, quiet)
+    summary = _Summary(wanted=frozenset(only or ()))
     cluster = dask_engine(engine, scheduler, jobs, chunk_mb, output_format.value)
-    if cluster is not None:
+    if cluster is not None and output_format is ScoreFormat.parquet:
         detector.close()
-        if output_format is ScoreFormat.parquet:
-            status = score_parquet(paths, cluster, output, model, sent_log, config, threshold)
-            raise typer.Exit(status)
-        verdicts = score_dask(paths, cluster, failures, model, sent_log, config, threshold)
-    elif workers > 1:
-        detector.close()
-        verdicts = score_in_parallel(batches, workers, model, sent_log, config, threshold)
-    else:
-        verdicts = (v for batch in batches for v in detector.score_many(batch))
-    with ExitStack() as stack:
-        out = _open_output(output, stack)
-        VERDICT_WRITERS[output_format.value](_records(verdicts, summary), out)
+        raise typer.Exit(
+            score_parquet(paths, cluster, output, inputs, model, sent_log, config, threshold)
+        )
+    with Meter(paths, progress_wanted(output, quiet)) as meter:
+        inputs.meter = meter
+        batches = _batches(inputs)
+        if cluster is not None:
+            detector.close()
+            verdicts = score_dask(paths, cluster, inputs, model, sent_log, config, threshold)
+        elif workers > 1:
+            detector.close()
+            verdicts = score_in_parallel(batches, workers, model, sent_log, config, threshold)
+        else:
+            verdicts = (v for batch in batches for v in detector.score_many(batch))
+        with output_stream(output) as out:
+            VERDICT_WRITERS[output_format.value](_records(verdicts, summary, inputs, meter), out)
     detector.close()
-    tally = summary.verdicts
-    counts = ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
-    typer.echo(
-        f"{sum(tally.values())} messages: {counts}; "
-        f"{len(summary.hard)} hard-bounced recipients in genuine bounces"
-        + (f"; {summary.skipped} file(s) skipped, not mail" if summary.skipped else ""),
-        err=True,
-    )
-    if summary.outside:
-        starts = f" (it covers {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d})" if span else " (empty)"
-        typer.echo(
-            f"warning: {summary.outside} bounce(s) undated or outside the sent-log's span{starts}: "
-            "for them it is no evidence either way",
-            err=True,
-        )
-    if sent_log is None and tally[GENUINE]:
-        typer.echo(
-            "note: without --sent-log, backscatter (real servers bouncing mail we never sent) "
-            "cannot be told from a genuine bounce and is counted genuine",
-            err=True,
-        )
-    if failures:
-        raise typer.Exit(1)
+    if not quiet:
+        for line in summary.lines(meter, inputs, sent_log is not None, span):
+            typer.echo(line, err=True)
+    if inputs.exit_status:
+        raise typer.Exit(inputs.exit_status)
 
 
 _BATCH = 256
@@ -127,28 +148,15 @@ _LARGE_INPUT = 50 * 1024 * 1024
 
 def _auto_jobs(paths: list[str]) -> int:
     """Both cores when the input is large enough to repay starting a second process."""
-    total = 0
-    for path in paths:
-        target = Path(path)
-        if target.is_file():
-            total += target.stat().st_size
-        elif target.is_dir():
-            total += sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-        if total >= _LARGE_INPUT:
-            return min(2, os.cpu_count() or 1)
+    if (input_bytes(paths, _LARGE_INPUT) or 0) >= _LARGE_INPUT:
+        return min(2, os.cpu_count() or 1)
     return 1
 
 
-def _batches(paths: list[str], failures: list[SourceError]) -> Iterator[list[RawMessage]]:
-    from backscatter.mail import SourceError, iter_messages
-
+def _batches(inputs: Inputs) -> Iterator[list[RawMessage]]:
     batch: list[RawMessage] = []
-    for item in iter_messages(paths):
-        if isinstance(item, SourceError):
-            failures.append(item)
-            typer.echo(f"backscatter: cannot read {item.source}: {item.message}", err=True)
-            continue
-        batch.append(item)
+    for message in inputs.messages():
+        batch.append(message)
         if len(batch) == _BATCH:
             yield batch
             batch = []
@@ -158,48 +166,70 @@ def _batches(paths: list[str], failures: list[SourceError]) -> Iterator[list[Raw
 
 @dataclass
 class _Summary:
-    """What the closing line on standard error reports."""
+    """What the closing lines on standard error report."""
 
+    wanted: frozenset[str] = frozenset()  # --only: the verdicts written; empty: all
     verdicts: Counter[str] = field(default_factory=Counter)
     hard: set[str] = field(default_factory=set)  # hard-bounced recipients of genuine bounces
-    skipped: int = 0  # files that are not mail
-    outside: int = 0  # bounces the sent-log cannot speak for
+    coverage: Counter[str] = field(default_factory=Counter)  # outside the sent-log: why
+    written: int = 0
 
+    def count(self, verdict: Verdict) -> None:
+        from backscatter.detector import GENUINE
 
-def _records(verdicts: Iterator[Verdict], summary: _Summary) -> Iterator[Record]:
-    from backscatter.detector import GENUINE
-
-    progress = _Progress() if sys.stderr.isatty() else None
-    for verdict in verdicts:
-        if not verdict.bounce.is_mail:
-            summary.skipped += 1
-            typer.echo(
-                f"backscatter: skipped {verdict.bounce.source}: not an e-mail message", err=True
-            )
-            continue
-        summary.verdicts[verdict.verdict] += 1
-        summary.outside += verdict.outside_sent_log
+        self.verdicts[verdict.verdict] += 1
+        if verdict.outside_sent_log:
+            self.coverage[verdict.coverage or "undated"] += 1
         if verdict.verdict == GENUINE:
-            summary.hard.update(r.address for r in verdict.bounce.recipients if r.hard)
-        if progress is not None:
-            progress.step()
+            self.hard.update(r.address.lower() for r in verdict.bounce.recipients if r.hard)
+
+    def lines(
+        self, meter: Meter, inputs: Inputs, has_sent_log: bool, span: tuple | None
+    ) -> Iterator[str]:
+        from backscatter.detector import GENUINE, VERDICTS
+
+        tally = self.verdicts
+        counts = ", ".join(f"{tally[v]} {v}" for v in VERDICTS)
+        yield (
+            f"{sum(tally.values())} messages {meter.timing(sum(tally.values()))}: {counts}; "
+            f"{len(self.hard)} hard-bounced recipients in genuine bounces"
+        )
+        if self.wanted:
+            yield f"{self.written} written (--only {', '.join(sorted(self.wanted))})"
+        if not has_sent_log and tally[GENUINE]:
+            yield (
+                "warning: backscatter cannot be detected without a sent-log; "
+                f"{tally[GENUINE]} bounce(s) counted genuine may be backscatter "
+                "(give --sent-log)"
+            )
+        if self.coverage:
+            yield _coverage_line(self.coverage, span)
+        skipped = inputs.skipped_line()
+        if skipped:
+            yield f"warning: {skipped}"
+
+
+def _coverage_line(coverage: Counter[str], span: tuple | None) -> str:
+    """'3 bounce(s) the sent-log cannot speak for: 2 predate it, 1 undated (it covers ...)'."""
+    words = {"before_log": "predate it", "after_log": "postdate it", "undated": "undated"}
+    parts = ", ".join(f"{n} {words.get(why, why)}" for why, n in sorted(coverage.items()))
+    covers = f"it covers {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else "it is empty"
+    return (
+        f"warning: {sum(coverage.values())} bounce(s) the sent-log cannot speak for: {parts} "
+        f"({covers}); for them it is no evidence either way"
+    )
+
+
+def _records(
+    verdicts: Iterator[Verdict], summary: _Summary, inputs: Inputs, meter: Meter
+) -> Iterator[Record]:
+    for verdict in verdicts:
+        meter.advance(verdict.bounce.size)
+        if not verdict.bounce.is_mail:
+            inputs.not_mail(verdict.bounce.source)
+            continue
+        summary.count(verdict)
+        if summary.wanted and verdict.verdict not in summary.wanted:
+            continue
+        summary.written += 1
         yield verdict.to_record()
-    if progress is not None:
-        progress.close()
-
-
-class _Progress:
-    """A message counter on standard error (a terminal only; totals are unknown up front)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def step(self) -> None:
-        self.count += 1
-        if self.count % 100 == 0:
-            sys.stderr.write(f"\rscored {self.count} messages")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.count >= 100:
-            sys.stderr.write("\r" + " " * 30 + "\r")

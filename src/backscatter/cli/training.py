@@ -32,7 +32,11 @@ LabelsOption = Annotated[
     ),
 ]
 SentLogOption = Annotated[
-    Path | None, typer.Option("--sent-log", help="Sent-log database (needed to catch backscatter).")
+    str | None,
+    typer.Option(
+        "--sent-log",
+        help="Sent-log: a SQLite file or a postgresql:// DSN (needed to catch backscatter).",
+    ),
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Our infrastructure (TOML).")]
 ThresholdOption = Annotated[
@@ -54,7 +58,7 @@ def _examples(
     genuine: list[str] | None,
     spoofed: list[str] | None,
     labels: Path | None,
-    sent_log: Path | None,
+    sent_log: str | None,
     config: Path | None,
     engine: Engine | None = None,
 ) -> tuple[Examples, bool]:
@@ -62,7 +66,7 @@ def _examples(
     the labels file named groups."""
     from backscatter.features import load_config
     from backscatter.model.train import Dropped, mailbox_sources, read_examples, read_label_file
-    from backscatter.sentlog import SqliteSentLog
+    from backscatter.sentlog import open_sent_log
 
     sources = mailbox_sources(genuine or [], spoofed or [])
     dropped, grouped = Dropped(), False
@@ -76,7 +80,7 @@ def _examples(
         from backscatter.batch import run
 
         return run.examples(sources, sent_log, config, dropped, engine), grouped
-    store = SqliteSentLog(sent_log, readonly=True) if sent_log is not None else None
+    store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
     try:
         return read_examples(sources, store, load_config(config), dropped), grouped
     finally:
@@ -89,7 +93,7 @@ def _check_threshold(threshold: float) -> None:
         raise BackscatterError("--threshold is a probability between 0 and 1")
 
 
-def _notes(items: list[Labelled], sent_log: Path | None) -> list[str]:
+def _notes(items: list[Labelled], sent_log: str | None) -> list[str]:
     from backscatter.model.train import not_trained_reason
 
     unlearnable = sum(not_trained_reason(i) == "spoofed_without_evidence" for i in items)

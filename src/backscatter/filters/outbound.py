@@ -2,6 +2,11 @@
 
 Recording at the submission listener makes the sent-log complete without shipping logs
 around; a later bounce of the message then matches by Message-ID or recipient.
+
+Each message is one small transaction. When a shared (PostgreSQL) sent-log cannot be
+reached, :meth:`OutboundRecorder.record` raises
+:class:`~backscatter.sentlog.SentLogUnavailable`: the session applies ``on_error`` without a
+traceback, and the store logs the outage once, not once per message.
 """
 
 from __future__ import annotations
@@ -12,14 +17,14 @@ from datetime import UTC, datetime
 
 from backscatter.features.config import OurInfrastructure
 from backscatter.mail.identifiers import address_key, message_id_key
-from backscatter.sentlog import SentRecipient, SqliteSentLog, batv
+from backscatter.sentlog import SentLogStore, SentRecipient, batv
 
 
 class OutboundRecorder:
     """Thread-safe: the milter calls it from one thread per SMTP connection."""
 
     def __init__(
-        self, store: SqliteSentLog | None, ours: OurInfrastructure, sign: bool = False
+        self, store: SentLogStore | None, ours: OurInfrastructure, sign: bool = False
     ) -> None:
         self.store = store
         self.ours = ours

@@ -9,13 +9,20 @@ A message larger than the cap is scored on its head and the rest is copied throu
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
-from collections.abc import Callable
-from typing import BinaryIO
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
-from backscatter.detector import Detector, Envelope
 from backscatter.errors import BackscatterError
-from backscatter.filters.headers import field_name, is_ours, verdict_headers
+from backscatter.filters.headers import field_name, is_ours, unscored_headers, verdict_headers
+from backscatter.filters.unscored import BUDGET, claims_bounce
+
+if TYPE_CHECKING:
+    from backscatter.detector import Detector, Envelope
+
+Headers = list[tuple[str, str]]
 
 EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
@@ -110,7 +117,12 @@ def _mime_field(field: bytes) -> bool:
 
 
 def filter_message(detector: Detector, head: bytes, envelope: Envelope | None = None) -> bytes:
-    """``head`` (the whole message, or its first part) with the verdict applied.
+    """``head`` (the whole message, or its first part) with the verdict applied."""
+    return filter_with(lambda data: verdict_headers(detector.score(data, "-", envelope)), head)
+
+
+def filter_with(headers_for: Callable[[bytes], Headers], head: bytes) -> bytes:
+    """``head`` with the headers ``headers_for`` gives for it (the filter, the daemon).
 
     Forged fields are dropped up to where any reader, LF-only ones included, ends the header,
     before scoring (a forged verdict must not reach the scorer either); the verdict goes
@@ -120,8 +132,45 @@ def filter_message(detector: Detector, head: bytes, envelope: Envelope | None = 
         return head  # cut inside a header line (or not mail at all): nowhere safe to add
     strip_end = max(end, _lf_header_end(head))
     front, rest = strip_forged(head[:end]), strip_forged(head[end:strip_end])
-    verdict = detector.score(front + rest + head[strip_end:], "-", envelope)
-    return insert_fields(front, verdict_headers(verdict)) + rest + head[strip_end:]
+    added = headers_for(front + rest + head[strip_end:])
+    return insert_fields(front, added) + rest + head[strip_end:]
+
+
+class OverBudget(BaseException):
+    """Raised by the budget's alarm inside scoring. A BaseException, so that the guards that
+    turn any Exception from hostile mail into a record do not swallow it."""
+
+
+@contextlib.contextmanager
+def budget(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`OverBudget` in this (main) thread after ``seconds``: the work stops, it
+    is not left running. A no-op off the main thread or without a budget. Python-level code
+    is interrupted between bytecodes; scans over text are capped, so none runs long in C."""
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise OverBudget
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def scored_within(detector: Detector, data: bytes, seconds: float | None) -> Headers:
+    """The verdict headers, or the unscored ones when scoring overran ``seconds``."""
+    try:
+        with budget(seconds):
+            verdict = detector.score(data, "-")
+    except OverBudget:
+        _warn(f"message over the {seconds * 1000:.0f} ms budget: passed through unscored")
+        return unscored_headers(BUDGET, claims_bounce(data), detector.threshold)
+    return verdict_headers(verdict)
 
 
 def copy_rest(source: BinaryIO, target: BinaryIO) -> None:
@@ -134,13 +183,15 @@ def run_filter(
     target: BinaryIO | None,
     load: Callable[[], Detector],
     limit: int,
+    budget_s: float | None = None,
 ) -> int:
     """One message from ``source`` to ``target``; the exit status for the mail system.
 
     Every failure path still writes the message through untouched: 0 when this message could
     not be scored, 75 (try later) when the filter itself is broken (a bad model) or when the
     message could not be read or written (a full disk, a closed pipe), so the MTA keeps it.
-    Never an exception: to Postfix ``pipe`` an exit 1 is a permanent failure, a bounce."""
+    Never an exception: to Postfix ``pipe`` an exit 1 is a permanent failure, a bounce.
+    Scoring over ``budget_s`` is stopped; the message gets the unscored headers, exit 0."""
     try:
         if source is None:
             raise OSError("standard input is closed")
@@ -156,7 +207,8 @@ def run_filter(
         detector, status = None, EX_TEMPFAIL
     if detector is not None:
         try:
-            output = filter_message(detector, head)
+            checked = detector
+            output = filter_with(lambda data: scored_within(checked, data, budget_s), head)
         except Exception as exc:  # the boundary: the message goes through whatever happened
             _warn(f"message passed through unscored: {type(exc).__name__}: {exc}")
     try:

@@ -4,7 +4,9 @@ From the ``[milter]`` table of the same TOML file as our infrastructure::
 
     [milter]
     on_error = "accept"              # or "tempfail": when scoring fails or overruns its budget
-    time_budget_ms = 2000
+    time_budget_ms = 2000            # over it, scoring is killed: unscored=budget; 0: no budget
+    unscored_action = "tag"          # or "tempfail" | "reject": for BOUNCE_UNSCORED (see below)
+    workers = 0                      # scoring processes; 0: one per core
     max_message_kb = 10240           # scored on at most this much of a message
     outbound_daemons = ["ORIGINATING", "MSA"]  # Postfix / Sendmail submission daemons
     outbound_networks = ["192.0.2.0/24"] # clients whose mail is ours going out
@@ -18,6 +20,14 @@ From the ``[milter]`` table of the same TOML file as our infrastructure::
     [[milter.thresholds]]            # stronger action for surer spoofed verdicts
     above = 0.99
     action = "reject"
+
+A message that could not be scored (over ``time_budget_ms``, or its scoring process died) is
+not let through silently: unless ``on_error = "tempfail"``, it gets ``X-Backscatter-Verdict:
+unscored`` and ``X-Backscatter-Status: No, score=? ... tests=BOUNCE_UNSCORED unscored=budget``
+when its header claims to be a bounce (null sender, MAILER-DAEMON From, multipart/report, a
+bounce Subject), ``tests=NONE`` otherwise. ``unscored_action`` applies to the bounce claimers
+only: an attacker who makes fake NDRs slow to score gets them tagged (default), retried later
+(``tempfail``: a real MTA retries, most bulk senders do not) or refused (``reject``).
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from backscatter.features.config import Network
 TAG, REJECT, QUARANTINE, DISCARD = "tag", "reject", "quarantine", "discard"
 ACTIONS = (TAG, REJECT, QUARANTINE, DISCARD)
 ACCEPT, TEMPFAIL = "accept", "tempfail"
+UNSCORED_ACTIONS = (TAG, TEMPFAIL, REJECT)
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class MilterPolicy:
     thresholds: tuple[tuple[float, str], ...] = ()  # (above, action), for spoofed verdicts
     on_error: str = ACCEPT
     time_budget_ms: int = 2000
+    unscored_action: str = TAG  # for a message that claims to be a bounce and is unscored
+    workers: int = 0  # scoring processes; 0: one per core
     max_message_kb: int = 10240
     outbound_daemons: tuple[str, ...] = ("ORIGINATING", "MSA")
     outbound_networks: tuple[Network, ...] = ()
@@ -107,6 +120,11 @@ def load_policy(path: str | Path | None) -> MilterPolicy:
             _check(action, ACTIONS, "milter threshold action")
         on_error = str(table.get("on_error", ACCEPT))
         _check(on_error, (ACCEPT, TEMPFAIL), "on_error")
+        unscored_action = str(table.get("unscored_action", TAG))
+        _check(unscored_action, UNSCORED_ACTIONS, "unscored_action")
+        workers = int(table.get("workers", 0))
+        if workers < 0:
+            raise ValueError("workers must be >= 0")
         budget, cap = (
             int(table.get("time_budget_ms", 2000)),
             int(table.get("max_message_kb", 10240)),
@@ -118,6 +136,8 @@ def load_policy(path: str | Path | None) -> MilterPolicy:
             thresholds=thresholds,
             on_error=on_error,
             time_budget_ms=budget,
+            unscored_action=unscored_action,
+            workers=workers,
             max_message_kb=cap,
             outbound_daemons=tuple(table.get("outbound_daemons", ("ORIGINATING", "MSA"))),
             outbound_networks=tuple(

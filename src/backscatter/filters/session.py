@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as BudgetOverrun
 from dataclasses import dataclass, field
 
 from backscatter.detector import NOT_BOUNCE, Detector, Envelope, Verdict
-from backscatter.filters.headers import is_ours, verdict_headers
+from backscatter.filters.headers import is_ours, unscored_headers, verdict_headers
 from backscatter.filters.outbound import OutboundRecorder
-from backscatter.filters.policy import ACCEPT, REJECT, TEMPFAIL, MilterPolicy
+from backscatter.filters.policy import ACCEPT, REJECT, TAG, TEMPFAIL, MilterPolicy
+from backscatter.filters.unscored import HEADERS, Unscored, claims_bounce
+from backscatter.filters.workers import ScoringPool
 from backscatter.mail.identifiers import normalise_address
 from backscatter.mail.message import header_text
+from backscatter.sentlog import SentLogUnavailable
 
 log = logging.getLogger("backscatter.milter")
 
 REJECT_REPLY = ("550", "5.7.1", "Bounce rejected: we did not send the message it returns")
 TEMPFAIL_REPLY = ("451", "4.7.1", "Bounce check unavailable, try again later")
+UNSCORED_REPLY = ("550", "5.7.1", "Bounce rejected: it could not be checked")
+
+#: Header fields kept per message. No MTA writes more than a few dozen (Postfix refuses a
+#: 51st Received, ``hopcount_limit``); a flood past this is counted, not kept (issue 12).
+MAX_HEADER_FIELDS = 1000
 
 
 @dataclass
@@ -42,8 +48,10 @@ class Decision:
 class MilterCore:
     """What all connections share: the Detector, the policy, the recorder, the scoring pool.
 
-    Scoring runs in a small pool so that a message over its time budget is let through (or
-    tempfailed) at once; the overrunning work finishes in the background.
+    Scoring runs in worker processes (:class:`ScoringPool`): a message over its time budget
+    has its worker killed, so an attacker's slow messages cannot pile up abandoned work and
+    starve the next ones (issue 12, item 3). Create the core before libmilter starts its
+    threads: the pool forks.
     """
 
     def __init__(
@@ -52,10 +60,10 @@ class MilterCore:
         self.detector = detector
         self.policy = policy
         self.recorder = recorder
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="score")
+        self.pool = ScoringPool(detector, policy.workers or None)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
 
 class MessageSession:
@@ -71,7 +79,8 @@ class MessageSession:
         self.recipients: list[str] = []
         self.chunks: list[bytes] = []
         self.size = 0
-        self.seen: dict[str, int] = {}  # header name (lower) -> occurrences so far
+        self.seen: dict[str, int] = {}  # our header names (lower) -> occurrences so far
+        self.header_fields = 0
         self.forged: list[tuple[str, int]] = []
         self.message_id: str | None = None
         self.subject: str | None = None
@@ -85,18 +94,38 @@ class MessageSession:
         self.recipients.append(normalise_address(recipient))
 
     def add_header(self, name: str, value: bytes) -> None:
-        # Counted by the name without the white space an MTA may leave around it (a fold
-        # before the colon): the index the MTA deletes by counts that name's fields.
-        lowered = name.strip().lower()
-        self.seen[lowered] = self.seen.get(lowered, 0) + 1
+        """Called once per field, so kept cheap: past MAX_HEADER_FIELDS a field costs a
+        count, and a name test so that a forged header of ours is still found."""
+        self.header_fields += 1
         if is_ours(name):
+            # Counted by the name without the white space an MTA may leave around it (a
+            # fold before the colon): the index the MTA deletes by counts that name's fields.
+            lowered = name.strip().lower()
+            self.seen[lowered] = self.seen.get(lowered, 0) + 1
             self.forged.append((name, self.seen[lowered]))
             return  # a forged verdict must not reach the scorer either
+        if self.header_fields > MAX_HEADER_FIELDS:
+            return
+        lowered = name.strip().lower()
         if lowered == "message-id" and self.message_id is None:
             self.message_id = header_text(value.decode("utf-8", "surrogateescape"))
         elif lowered == "subject" and self.subject is None:
             self.subject = header_text(value.decode("utf-8", "surrogateescape"))
         self._keep(name.encode("ascii", "replace") + b": " + value + b"\n")
+
+    def flooded(self) -> Decision | None:
+        """For a message with more than MAX_HEADER_FIELDS fields, the unscored decision
+        (``unscored=headers``, the policy's unscored_action for a bounce claimer); else None.
+
+        Not scored: what was kept of its header is not all of it, and a verdict on the first
+        fields would let a forger hide the fields that count after them. Forged headers of
+        ours are still removed (they are counted past the cap)."""
+        if self.header_fields <= MAX_HEADER_FIELDS or self.outbound:
+            return None
+        why = f"{self.header_fields} header fields, over {MAX_HEADER_FIELDS}"
+        decision = self._unscored(Unscored(HEADERS, why), b"".join(self.chunks))
+        decision.remove_headers = list(self.forged)
+        return decision
 
     def end_headers(self) -> None:
         self._keep(b"\n")
@@ -119,6 +148,8 @@ class MessageSession:
         started = time.perf_counter()
         try:
             decision = self._outbound() if self.outbound else self._inbound()
+        except SentLogUnavailable as exc:  # the store logs the outage once, not per message
+            decision = self._fault(f"sent-log unavailable: {exc}")
         except Exception as exc:  # the boundary: mail must flow whatever went wrong in here
             log.exception("internal error, applying on_error=%s", self.core.policy.on_error)
             decision = self._fault(f"error: {type(exc).__name__}: {exc}")
@@ -136,12 +167,9 @@ class MessageSession:
         data = b"".join(self.chunks)
         envelope = Envelope(self.sender, tuple(self.recipients))
         budget = self.core.policy.time_budget_ms / 1000
-        future = self.core.pool.submit(self.core.detector.score, data, "milter", envelope)
-        try:
-            verdict = future.result(timeout=budget)
-        except BudgetOverrun:
-            future.cancel()  # still queued behind slow ones: drop it rather than pile up
-            return self._fault(f"over the {self.core.policy.time_budget_ms} ms budget")
+        verdict = self.core.pool.score(data, "milter", envelope, budget)
+        if isinstance(verdict, Unscored):
+            return self._unscored(verdict, data)
         changes = [(r, plain) for r in self.recipients if (plain := self.core.recorder.untagged(r))]
         if verdict.verdict == NOT_BOUNCE:
             return Decision(ACCEPT, recipient_changes=changes, verdict=verdict)
@@ -152,6 +180,25 @@ class MessageSession:
             recipient_changes=changes,
             reply=REJECT_REPLY if action == REJECT else None,
             verdict=verdict,
+        )
+
+    def _unscored(self, unscored: Unscored, data: bytes) -> Decision:
+        """Over budget or a failed worker: visible headers instead of silence. on_error =
+        tempfail still asks for a retry; otherwise the message is tagged ``unscored`` and one
+        that claims to be a bounce gets the policy's ``unscored_action``."""
+        policy = self.core.policy
+        note = f"unscored={unscored.reason} {unscored.detail}".strip()
+        if policy.on_error == TEMPFAIL:
+            return Decision(TEMPFAIL, reply=TEMPFAIL_REPLY, note=note)
+        bounce = claims_bounce(data, self.sender)
+        action = policy.unscored_action if bounce else TAG
+        if action == TEMPFAIL:
+            return Decision(TEMPFAIL, reply=TEMPFAIL_REPLY, note=note)
+        return Decision(
+            action,
+            add_headers=unscored_headers(unscored.reason, bounce, self.core.detector.threshold),
+            reply=UNSCORED_REPLY if action == REJECT else None,
+            note=note,
         )
 
     def _fault(self, why: str) -> Decision:

@@ -1,8 +1,10 @@
 """The SQLite sent-log: one writer and many readers at once, lookups in microseconds.
 
 WAL mode lets the mail filter record outgoing mail while a batch job reads. The store sits
-behind :class:`SentLogStore` so that a shared server database can replace it later without
-touching the importers or the matching.
+behind :class:`SentLogStore` so that a shared server database (:mod:`.postgres`) replaces it
+without touching the importers or the matching; both stores keep rows in the form
+:class:`RowKeys` makes and read them back through :func:`from_row`, so they hold the same
+records.
 
 A row whose recipient is ``''`` says only that we sent that Message-ID (a Bcc-only Sent copy,
 a list server's one line per posting); the unique key holds it like any other, so importing
@@ -39,7 +41,7 @@ CREATE INDEX IF NOT EXISTS sent_by_time ON sent (sent_at);
 """
 _BATCH = 10_000
 #: Most keys in one IN (...) lookup (old SQLite builds allow 999 bound parameters).
-_MAX_KEYS = 200
+MAX_KEYS = 200
 
 
 class SentLogStore(Protocol):
@@ -72,6 +74,16 @@ class SentLogStore(Protocol):
     def prune(self, before: datetime) -> int: ...
 
     def stats(self) -> dict[str, object]: ...
+
+    def check(self, full: bool = False) -> list[str]:
+        """``["ok"]`` or the problems found."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> SentLogStore: ...
+
+    def __exit__(self, *_: object) -> None: ...
 
 
 def default_path() -> Path:
@@ -183,7 +195,7 @@ class SqliteSentLog:
     def add(self, rows: Iterable[SentRecipient]) -> tuple[int, int]:
         read = added = 0
         batch: list[tuple[object, ...]] = []
-        keys = _RowKeys()
+        keys = RowKeys()
         for row in rows:
             read += 1
             batch.append(keys.row(row))
@@ -217,12 +229,11 @@ class SqliteSentLog:
         """Rows of any of these Message-IDs (each in its stored and as-written form): those
         to the given recipients when there are any, else at most 100 of them, since a
         mailing's one ID can have a hundred thousand rows and one proves it was ours."""
-        forms = list(dict.fromkeys(f for m in message_ids for f in message_id_forms(m)))
+        forms = id_forms(message_ids)
         if not forms:
             return []
-        forms = forms[:_MAX_KEYS]
         ids = f"message_id IN ({','.join('?' * len(forms))})"
-        keys = _keys(recipients)
+        keys = address_keys(recipients)
         if keys:
             rows = self._select(
                 f"{ids} AND recipient IN ({','.join('?' * len(keys))})", (*forms, *keys)
@@ -238,25 +249,25 @@ class SqliteSentLog:
         self, recipients: Sequence[str], since: datetime, until: datetime
     ) -> list[SentRecipient]:
         """Rows to any of these recipients sent in the window (one indexed query)."""
-        keys = _keys(recipients)
+        keys = address_keys(recipients)
         if not keys:
             return []
         return self._select(
             f"recipient IN ({','.join('?' * len(keys))}) AND sent_at BETWEEN ? AND ?",
-            (*keys, _seconds(since), _seconds(until)),
+            (*keys, unix_seconds(since), unix_seconds(until)),
         )
 
     def by_sender(self, sender: str, since: datetime, until: datetime) -> list[SentRecipient]:
         """The sender's most recent rows in the window, newest first (at most 100)."""
         return self._select(
             "sender = ? AND sent_at BETWEEN ? AND ? ORDER BY sent_at DESC LIMIT 100",
-            (address_key(sender), _seconds(since), _seconds(until)),
+            (address_key(sender), unix_seconds(since), unix_seconds(until)),
         )
 
     def _select(self, where: str, args: tuple[object, ...]) -> list[SentRecipient]:
         query = f"SELECT message_id, sent_at, sender, recipient, subject FROM sent WHERE {where}"
         try:
-            return [_from_row(row) for row in self._db.execute(query, args)]
+            return [from_row(row) for row in self._db.execute(query, args)]
         except sqlite3.DatabaseError as exc:  # damage the check at open did not reach
             raise self._error(exc, "cannot read sent-log") from None
 
@@ -270,7 +281,7 @@ class SqliteSentLog:
         if self._span_version != (version, self._writes):
             first = self._db.execute("SELECT min(sent_at) FROM sent").fetchone()[0]
             last = self._db.execute("SELECT max(sent_at) FROM sent").fetchone()[0]
-            self._span = None if first is None else (_moment(first), _moment(last))
+            self._span = None if first is None else (from_unix(first), from_unix(last))
             self._span_version = (version, self._writes)
         return self._span
 
@@ -279,7 +290,7 @@ class SqliteSentLog:
         try:
             with self._db:
                 return self._db.execute(
-                    "DELETE FROM sent WHERE sent_at < ?", (_seconds(before),)
+                    "DELETE FROM sent WHERE sent_at < ?", (unix_seconds(before),)
                 ).rowcount
         except sqlite3.DatabaseError as exc:
             raise self._error(exc, "cannot prune sent-log") from None
@@ -316,20 +327,27 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and not read_only_mount
 
 
-def _seconds(moment: datetime) -> int:
+def unix_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _keys(addresses: Sequence[str]) -> list[str]:
-    """Distinct address keys, empty ones dropped, at most :data:`_MAX_KEYS`."""
-    return [key for key in dict.fromkeys(address_key(a) for a in addresses) if key][:_MAX_KEYS]
+def id_forms(message_ids: Sequence[str]) -> list[str]:
+    """Every stored and as-written form of these Message-IDs, without repeats, at most
+    :data:`MAX_KEYS`."""
+    forms = dict.fromkeys(f for m in message_ids for f in message_id_forms(m))
+    return list(forms)[:MAX_KEYS]
 
 
-def _moment(seconds: int) -> datetime:
+def address_keys(addresses: Sequence[str]) -> list[str]:
+    """Distinct address keys, empty ones dropped, at most :data:`MAX_KEYS`."""
+    return [key for key in dict.fromkeys(address_key(a) for a in addresses) if key][:MAX_KEYS]
+
+
+def from_unix(seconds: int) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC)
 
 
-class _RowKeys:
+class RowKeys:
     """Rows in the stored (key) form. One message's rows come one after another and share
     its Message-ID and sender, so the last of each is remembered: an equality test instead
     of normalising them again for every recipient (a large share of import time)."""
@@ -349,18 +367,18 @@ class _RowKeys:
             self.sender, self.sender_key = row.sender, address_key(row.sender)
         return (
             self.message_key,
-            _seconds(row.sent_at),
+            unix_seconds(row.sent_at),
             self.sender_key,
             address_key(row.recipient),
             row.subject,
         )
 
 
-def _from_row(row: tuple[object, ...]) -> SentRecipient:
+def from_row(row: tuple[object, ...]) -> SentRecipient:
     message_id, sent_at, sender, recipient, subject = row
     return SentRecipient(
         message_id=message_id,  # type: ignore[arg-type]
-        sent_at=_moment(sent_at),  # type: ignore[arg-type]
+        sent_at=from_unix(sent_at),  # type: ignore[arg-type]
         sender=str(sender),
         recipient=str(recipient),
         subject=subject,  # type: ignore[arg-type]

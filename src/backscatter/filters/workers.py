@@ -1,0 +1,364 @@
+"""A pool of scoring processes whose time budget stops the work it abandons.
+
+Issue 12, item 3: with threads, a message over its budget was let through while its scoring
+thread ran on; eight slow messages burnt 37 s of CPU and left the next ordinary messages
+untagged. Here each message is scored in a worker *process*; one over its budget is killed
+(SIGKILL) and replaced, and its caller gets :class:`Unscored` ``("budget")`` at once.
+
+How the processes are made, and why:
+
+- A *zygote* is forked once, when the pool is created, from a process that has already loaded
+  the Detector and has not started any thread yet (create the pool before the servers).
+  It forks every worker on request, so a worker starts with the model in memory
+  (copy-on-write; a fork takes a few milliseconds) and never inherits the daemon's listening
+  sockets, its threads or their locks.
+- One spare worker is kept forked: a killed worker's place is taken at once, and a burst of
+  hostile messages does not leave the pool empty while forks catch up.
+- The zygote ignores SIGCHLD, so the kernel reaps killed workers at once: no zombies. Every
+  process reads a socket to its parent and exits at end-of-file: when the daemon dies,
+  however it dies, the zygote and the workers go too (no orphans).
+- A worker reopens the sent-log after the fork (SQLite connections must not cross a fork).
+
+A request is a length-prefixed pickle of (message, source, envelope); a reply the pickled
+Verdict (both ends are this module, in processes forked from the same parent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import struct
+import threading
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+from backscatter.filters.unscored import BUDGET, ERROR, Unscored
+
+if TYPE_CHECKING:
+    from backscatter.detector import Detector, Envelope, Verdict
+
+log = logging.getLogger("backscatter.workers")
+
+_LENGTH = struct.Struct("!I")
+_CHUNK = 1 << 20
+
+#: Scored once before the zygote forks, so that what the first message imports lazily is
+#: already in every worker (the first message otherwise takes ~0.5 s).
+_WARM_UP = b"""Return-Path: <>
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: alice@example.org
+Subject: Undelivered Mail Returned to Sender
+Date: Mon, 3 Mar 2025 10:15:02 +0100
+Message-Id: <warm-up@mx.example.net>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain; charset=us-ascii
+
+<bob@example.com>: host mx.example.com[192.0.2.7] said: 550 5.1.1
+    <bob@example.com>: Recipient address rejected: User unknown
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; bob@example.com
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <bob@example.com>: User unknown
+
+--b
+Content-Type: message/rfc822
+
+From: Alice <alice@example.org>
+To: bob@example.com
+Subject: Figures
+Message-ID: <figures@example.org>
+
+Hello
+--b--
+"""
+
+
+class _Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, pid: int, channel: socket.socket) -> None:
+        self.pid = pid
+        self.channel = channel
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.channel.close()
+
+
+class ScoringPool:
+    """``size`` worker processes (default: one per core), each with the loaded Detector.
+
+    Create it before starting any thread (it forks). :meth:`score` is thread-safe; at most
+    ``size`` messages are scored at once and the others wait for a free worker, at most
+    their budget."""
+
+    def __init__(self, detector: Detector, size: int | None = None) -> None:
+        self.size = max(1, size or os.cpu_count() or 1)
+        self.threshold = detector.threshold
+        self.killed = 0  # workers stopped for overrunning their budget
+        self.died = 0  # workers that died on their own (a crash, the OOM killer)
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._live: dict[int, _Worker] = {}
+        self._lock = threading.Lock()  # the zygote channel and the live set
+        self._closed = False
+        with contextlib.suppress(Exception):  # a failed warm-up only costs the first message
+            detector.score(_WARM_UP, "warm-up")
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            ours.close()
+            _zygote(theirs, detector)
+        theirs.close()
+        self._zygote_pid, self._control = pid, ours
+        for _ in range(self.size):
+            self._idle.put(self._spawn())
+        # One spare, forked in advance: a killed worker's place is taken at once (a fork of
+        # the loaded model takes ~50 ms on a busy machine), then the spare is re-made.
+        self._spare: _Worker | None = self._spawn()
+
+    @property
+    def pids(self) -> list[int]:
+        """The scoring workers' process ids, the spare not included (for /health, tests)."""
+        with self._lock:
+            spare = self._spare.pid if self._spare is not None else None
+            return sorted(pid for pid in self._live if pid != spare)
+
+    @property
+    def spare_pid(self) -> int | None:
+        with self._lock:
+            return self._spare.pid if self._spare is not None else None
+
+    @property
+    def zygote_pid(self) -> int:
+        return self._zygote_pid
+
+    @property
+    def idle(self) -> int:
+        return self._idle.qsize()
+
+    def score(
+        self,
+        data: bytes,
+        source: str = "-",
+        envelope: Envelope | None = None,
+        budget_s: float | None = None,
+    ) -> Verdict | Unscored:
+        """The message's Verdict, or :class:`Unscored` when it overran ``budget_s`` (waiting
+        for a free worker included; None or <= 0: no budget) or its worker failed."""
+        deadline = time.monotonic() + budget_s if budget_s and budget_s > 0 else None
+        request = pickle.dumps((data, source, envelope), protocol=pickle.HIGHEST_PROTOCOL)
+        while True:
+            worker = self._take(deadline)
+            if worker is None:
+                return Unscored(BUDGET, "no free scoring worker within the budget")
+            try:
+                _send(worker.channel, request)
+            except OSError:  # it died while idle: not this message's doing, try another
+                self._replace(worker, killed=False)
+                continue
+            try:
+                reply = pickle.loads(_receive(worker.channel, deadline))
+            except TimeoutError:
+                self._replace(worker, killed=True)
+                return Unscored(BUDGET, f"worker {worker.pid} killed after the budget")
+            except Exception as exc:  # it died on this message (EOF, a bad reply)
+                self._replace(worker, killed=False)
+                return Unscored(ERROR, f"worker {worker.pid} failed: {type(exc).__name__}")
+            self._idle.put(worker)
+            return reply  # type: ignore[no-any-return]
+
+    def _take(self, deadline: float | None) -> _Worker | None:
+        try:
+            if deadline is None:
+                return self._idle.get()
+            return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+
+    def _replace(self, worker: _Worker, killed: bool) -> None:
+        """Kill the worker and start another in the background: the caller answers at once."""
+        worker.kill()
+        with self._lock:
+            self._live.pop(worker.pid, None)
+            if killed:
+                self.killed += 1
+            else:
+                self.died += 1
+            if self._closed:
+                return
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            self._idle.put(spare)  # in service at once; the new process becomes the spare
+        threading.Thread(
+            target=self._respawn, args=(spare is None,), name="respawn", daemon=True
+        ).start()
+
+    def _respawn(self, into_service: bool) -> None:
+        try:
+            worker = self._spawn()
+        except OSError as exc:
+            log.error("cannot start a scoring worker (%s): the pool has shrunk", exc)
+            return
+        with self._lock:
+            if not into_service and self._spare is None:
+                self._spare = worker
+                return
+        self._idle.put(worker)
+
+    def _spawn(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise OSError("the pool is closed")
+            self._control.sendall(b"s")
+            message, fds, _flags, _address = socket.recv_fds(self._control, _LENGTH.size, 1)
+            if len(message) != _LENGTH.size or len(fds) != 1:
+                raise OSError("the scoring zygote is gone")
+            worker = _Worker(_LENGTH.unpack(message)[0], socket.socket(fileno=fds[0]))
+            self._live[worker.pid] = worker
+            return worker
+
+    def close(self) -> None:
+        """Stop every worker and the zygote, and reap the zygote: nothing left behind."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers, self._live = list(self._live.values()), {}
+            self._control.close()  # the zygote reads end-of-file and exits
+        for worker in workers:
+            worker.kill()
+        _reap(self._zygote_pid)
+
+
+def _reap(pid: int, wait_s: float = 5.0) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            return
+        time.sleep(0.01)
+
+
+def _send(channel: socket.socket, payload: bytes) -> None:
+    channel.settimeout(None)
+    channel.sendall(_LENGTH.pack(len(payload)))
+    channel.sendall(payload)
+
+
+def _receive(channel: socket.socket, deadline: float | None) -> bytes:
+    (size,) = _LENGTH.unpack(_exactly(channel, _LENGTH.size, deadline))
+    return _exactly(channel, size, deadline)
+
+
+def _exactly(channel: socket.socket, size: int, deadline: float | None) -> bytes:
+    """``size`` bytes, or TimeoutError at the deadline, or EOFError when the peer is gone."""
+    received = bytearray()
+    while len(received) < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            channel.settimeout(remaining)
+        chunk = channel.recv(min(size - len(received), _CHUNK))
+        if not chunk:
+            raise EOFError("the other end closed the channel")
+        received += chunk
+    return bytes(received)
+
+
+def _quiet_signals() -> None:
+    """Ctrl-C reaches the whole process group: only the daemon decides when workers stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
+def _zygote(control: socket.socket, detector: Detector) -> NoReturn:
+    """Fork a worker per request byte; exit when the pool's end of ``control`` closes."""
+    status, children = 1, []
+    try:
+        _quiet_signals()
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps workers: no zombies
+        while control.recv(1):
+            ours, theirs = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                theirs.close()
+                _work(ours, detector)
+            children.append(pid)
+            ours.close()
+            socket.send_fds(control, [_LENGTH.pack(pid)], [theirs.fileno()])
+            theirs.close()
+        status = 0
+    finally:
+        _end_children(children)
+        os._exit(status)
+
+
+def _end_children(children: list[int]) -> None:
+    """Kill what is left and wait until it is gone, so no worker outlives the zygote (an
+    orphan, or a zombie under an init that does not reap). With SIGCHLD ignored, waitpid
+    returns only when every child has exited."""
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(-1, 0)
+
+
+def _work(channel: socket.socket, detector: Detector) -> NoReturn:
+    """Score requests until the pool closes the channel."""
+    status = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _reopen_sent_log(detector)
+        while True:
+            try:
+                request = _receive(channel, None)
+            except EOFError:
+                break
+            data, source, envelope = pickle.loads(request)
+            try:
+                reply: object = detector.score(data, source, envelope)
+            except Exception as exc:  # Detector.score does not raise on mail; be sure
+                reply = Unscored(ERROR, f"{type(exc).__name__}: {exc}"[:200])
+            _send(channel, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _reopen_sent_log(detector: Detector) -> None:
+    """A connection of its own: SQLite forbids using one opened before the fork."""
+    from backscatter.sentlog import SqliteSentLog
+
+    store = detector.sent_log
+    if isinstance(store, SqliteSentLog):
+        detector.sent_log = SqliteSentLog(store.path, readonly=True)
