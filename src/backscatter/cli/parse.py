@@ -12,6 +12,15 @@ import typer
 
 from backscatter.cli.app import app, examples
 from backscatter.cli.batch import Inputs, Meter, output_stream, progress_wanted
+from backscatter.cli.engine import (
+    ChunkOption,
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+    dask_engine,
+    parse_dask,
+    parse_parquet,
+)
 from backscatter.render import WRITERS, Record
 
 
@@ -20,6 +29,7 @@ class OutputFormat(StrEnum):
     json = "json"
     table = "table"
     csv = "csv"
+    parquet = "parquet"  # --engine dask: a folder of Parquet files (backscatter.batch.parquet)
 
 
 PathsArgument = Annotated[
@@ -43,6 +53,7 @@ QuietOption = Annotated[
         "backscatter parse bounce.eml",
         "backscatter parse ~/Maildir/.Bounces --format table",
         "backscatter parse bounces.mbox -f json -o bounces.json",
+        "backscatter parse --engine dask -f parquet -o parsed/ /srv/mail/archive.mbox",
     ),
 )
 def parse_command(
@@ -53,7 +64,8 @@ def parse_command(
             "--format",
             "-f",
             help="jsonl: one JSON record per message per line; json: one JSON array; "
-            "table: one aligned row per failed recipient; csv: one row per failed recipient.",
+            "table: one aligned row per failed recipient; csv: one row per failed recipient; "
+            "parquet: a dataset folder (--engine dask, -o DIR).",
         ),
     ] = OutputFormat.jsonl,
     output: Annotated[
@@ -61,16 +73,30 @@ def parse_command(
         typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
     quiet: QuietOption = False,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="--engine dask: local workers; 0: one per core.")
+    ] = 0,
+    chunk_mb: ChunkOption = 64.0,
 ) -> None:
     """Parse each message into its bounce anatomy: recipients, status, returned original.
 
     Exit status: 0, or 1 when a path you named cannot be read (the rest is still parsed).
     """
     inputs = Inputs(paths, quiet)
+    cluster = dask_engine(engine, scheduler, jobs, chunk_mb, output_format.value)
+    if cluster is not None and output_format is OutputFormat.parquet:
+        raise typer.Exit(parse_parquet(paths, cluster, output, inputs))
     with Meter(paths, progress_wanted(output, quiet), "parsing") as meter:
         inputs.meter = meter
+        records = (
+            _records(inputs, meter)
+            if cluster is None
+            else _sized(parse_dask(paths, cluster, inputs), meter)
+        )
         with output_stream(output) as out:
-            WRITERS[output_format.value](_records(inputs, meter), out)
+            WRITERS[output_format.value](records, out)
     if inputs.exit_status:
         raise typer.Exit(inputs.exit_status)
 
@@ -81,3 +107,9 @@ def _records(inputs: Inputs, meter: Meter) -> Iterator[Record]:
     for message in inputs.messages():
         meter.advance(message.size)
         yield parse(message).to_record()
+
+
+def _sized(records: Iterator[Record], meter: Meter) -> Iterator[Record]:
+    for record in records:
+        meter.advance(record["size"])
+        yield record
