@@ -29,8 +29,9 @@ LIBMILTER = Path("/usr/include/libmilter/mfapi.h")
 
 
 def ensure_venv() -> None:
-    # postgres: psycopg (binary wheel, no build needed) for the PostgreSQL sent-log tests
-    extras = "dev,postgres,milter" if LIBMILTER.exists() else "dev,postgres"
+    # postgres: psycopg (binary wheel, no build needed) for the PostgreSQL sent-log tests;
+    # dask: --engine dask and its tests (tests/test_dask.py skips without it).
+    extras = "dev,postgres,dask,milter" if LIBMILTER.exists() else "dev,postgres,dask"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + extras
     if STAMP.exists() and STAMP.read_text() == wanted:
         return

@@ -6,12 +6,13 @@ import json
 import re
 from pathlib import Path
 
+from backscatter.certain import CERTAIN_RULES
 from backscatter.features import CATALOG
 from backscatter.features.feature import RULE_NAME_LIMIT
 from tests.test_cli import run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RULE_NAMES = [f.rule for f in CATALOG if f.rule is not None]
+RULE_NAMES = [f.rule for f in CATALOG if f.rule is not None] + [r.rule for r in CERTAIN_RULES]
 
 
 def test_rule_names_are_unique_upper_snake_and_short_and_every_sign_has_one():
@@ -36,6 +37,9 @@ def test_json_lists_every_rule_with_meaning_weight_and_sign():
     # having sent it towards genuine.
     assert by_name["NOT_IN_SENTLOG"]["weight"] > 0 > by_name["SENTLOG_MATCH"]["weight"]
     assert all(row["meaning"] for row in rows)
+    # Decided without the model: a forgery sign with no weight.
+    assert by_name["NEVER_SEND_RCPT"]["forgery_sign"] is True
+    assert by_name["NEVER_SEND_RCPT"]["weight"] is None
 
 
 def test_the_table_has_one_line_per_rule():

@@ -1,6 +1,7 @@
 """backscatter: tell a genuine bounce from backscatter and fake non-delivery reports.
 
-    from backscatter import Detector
+    from backscatter import Detector, parse_path
+    bounces = parse_path("bounces.mbox")        # .is_bounce, .recipients, .original_message_id
     detector = Detector.load()                  # the shipped model, no sent-log
     verdict = detector.score(raw_bytes)         # .verdict, .spoofed_probability, .evidence
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from backscatter.detector import Detector, Envelope, Verdict
-    from backscatter.mail import Bounce, FailedRecipient, iter_messages, parse
+    from backscatter.mail import Bounce, FailedRecipient, iter_messages, parse, parse_path
     from backscatter.sentlog import SqliteSentLog as SentLog
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __all__ = [
     "__version__",
     "iter_messages",
     "parse",
+    "parse_path",
 ]
 
 _LAZY = {
@@ -35,6 +37,7 @@ _LAZY = {
     "FailedRecipient": ("backscatter.mail", "FailedRecipient"),
     "iter_messages": ("backscatter.mail", "iter_messages"),
     "parse": ("backscatter.mail", "parse"),
+    "parse_path": ("backscatter.mail", "parse_path"),
     "Detector": ("backscatter.detector", "Detector"),
     "Envelope": ("backscatter.detector", "Envelope"),
     "Verdict": ("backscatter.detector", "Verdict"),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from backscatter.certain import certain_forgery
 from backscatter.features import CATALOG, Evidence, OurInfrastructure, collect, load_config
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
@@ -154,37 +155,45 @@ class Detector:
         if envelope is not None:
             stamped = envelope.stamp() + raw.data
             raw = RawMessage(raw.source, stamped, len(stamped), raw.truncated)
-        return self.score_many([raw])[0]
+        return self.score_many([raw], [envelope])[0]
 
-    def score_many(self, messages: Sequence[RawMessage]) -> list[Verdict]:
+    def score_many(
+        self, messages: Sequence[RawMessage], envelopes: Sequence[Envelope | None] = ()
+    ) -> list[Verdict]:
         """Score a batch: parsing per message, the model once for the whole batch (faster).
 
         A message that breaks evidence gathering (hostile charsets, encodings, headers) is
         ``unknown`` with the error in its record: never an exception that loses the batch,
         and never ``not_bounce``, which a filter would let through untagged. A shared
         sent-log that cannot be reached is no fault of the mail: that one raises
-        (:class:`SentLogUnavailable`), for the milter to apply its ``on_error``."""
+        (:class:`SentLogUnavailable`), for the milter to apply its ``on_error``.
+        ``envelopes``, when given, is the SMTP envelope of each message (None: unknown), for
+        the rules that only an envelope can show (:mod:`backscatter.certain`)."""
         gathered: list[Evidence] = []
+        kept: list[Envelope | None] = []
         failed: dict[int, Verdict] = {}
         for index, raw in enumerate(messages):
             bounce, view = analyse(raw)
             try:
                 with self._lock:
                     gathered.append(collect(bounce, view, self.sent_log, self.config))
+                kept.append(envelopes[index] if index < len(envelopes) else None)
             except SentLogUnavailable:
                 raise
             except Exception as exc:  # mail is hostile; see the docstring
                 failed[index] = _failed(
                     Evidence(bounce, False), "could not gather evidence", exc, self.threshold
                 )
-        judged = iter(self.judge_many(gathered))
+        judged = iter(self.judge_many(gathered, kept))
         return [failed[i] if i in failed else next(judged) for i in range(len(messages))]
 
     def judge(self, evidence: Evidence) -> Verdict:
         """The verdict for gathered evidence (exposed for batch and evaluation code)."""
         return self.judge_many([evidence])[0]
 
-    def judge_many(self, evidence: Sequence[Evidence]) -> list[Verdict]:
+    def judge_many(
+        self, evidence: Sequence[Evidence], envelopes: Sequence[Envelope | None] = ()
+    ) -> list[Verdict]:
         verdicts: list[Verdict | None] = [None] * len(evidence)
         scored = []
         for index, item in enumerate(evidence):
@@ -192,6 +201,8 @@ class Detector:
                 verdicts[index] = Verdict(
                     item.bounce, NOT_BOUNCE, 0.0, (), _matched(item), threshold=self.threshold
                 )
+            elif certain := self._certain(item, envelopes[index] if envelopes else None):
+                verdicts[index] = certain
             else:
                 scored.append(index)
         rows, scored = self._rows(evidence, scored, verdicts)
@@ -210,6 +221,25 @@ class Detector:
                         item, "could not explain the verdict", exc, self.threshold
                     )
         return [v for v in verdicts if v is not None]
+
+    def _certain(self, item: Evidence, envelope: Envelope | None) -> Verdict | None:
+        """Spoofed without the model, when a rule that needs none holds (see
+        :mod:`backscatter.certain`): probability 1.0, that rule and its sentence alone."""
+        known = envelope or Envelope()
+        found = certain_forgery(item, self.config, known.sender, known.recipients)
+        if found is None:
+            return None
+        coverage = item.sent.coverage if item.sent is not None else None
+        return Verdict(
+            item.bounce,
+            SPOOFED,
+            1.0,
+            (found.sentence,),
+            _matched(item),
+            coverage,
+            (found.rule,),
+            self.threshold,
+        )
 
     def _rows(
         self, evidence: Sequence[Evidence], scored: list[int], verdicts: list[Verdict | None]

@@ -7,3 +7,7 @@ class BackscatterError(Exception):
 
 class InputError(BackscatterError):
     """An input path could not be read."""
+
+
+class SkippedInputWarning(UserWarning):
+    """A message inside a folder could not be read and was skipped (the rest were read)."""

@@ -58,7 +58,9 @@ def milter_socket() -> Iterator[tuple[Path, list[str]]]:
 
     def start(*options: str) -> Path:
         sock = root / f"m{len(processes)}.sock"
-        processes.append(lab.start_milter(sock, "--sent-log", str(root / "sent.db"), *options))
+        # The MTA here is miltertest, run as root (the socket's directory is root's own).
+        options = ("--mta-user", "root", "--sent-log", str(root / "sent.db"), *options)
+        processes.append(lab.start_milter(sock, *options))
         return sock
 
     yield root, start  # type: ignore[misc]

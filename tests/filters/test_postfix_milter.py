@@ -195,9 +195,13 @@ def test_a_budget_overrun_tempfails_when_configured(default_milter: Lab) -> None
     with pytest.raises(smtplib.SMTPDataError) as deferred:
         mx.send(slow, "support@login-portal.example")
     assert deferred.value.smtp_code == 451
-    assert "over the 1 ms budget" in mx.milter_log.read_text()
-    mx.milter("--config", mx.config("[milter]\ntime_budget_ms = 1\n"))  # accept: let it in
-    assert mx.deliver(slow, "support@login-portal.example")["X-Backscatter-Verdict"] is None
+    assert "unscored=budget" in mx.milter_log.read_text()
+    # accept (the default): let it in, visibly unscored, so that a site can act on it
+    mx.milter("--config", mx.config("[milter]\ntime_budget_ms = 1\n"))
+    delivered = mx.deliver(slow, "support@login-portal.example")
+    assert delivered["X-Backscatter-Verdict"] == "unscored"
+    assert "unscored=budget" in delivered["X-Backscatter-Status"]
+    assert "tests=BOUNCE_UNSCORED" in delivered["X-Backscatter-Status"]
 
 
 def test_the_milter_dying_mid_message_loses_nothing(default_milter: Lab) -> None:

@@ -22,7 +22,7 @@ def main() -> None:
     from backscatter.errors import BackscatterError
 
     try:
-        _application()()
+        _application()(prog_name="backscatter")
     except BackscatterError as exc:
         print(f"backscatter: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -37,6 +37,7 @@ def _application() -> Any:
     from backscatter.cli import filters as _filters  # noqa: F401
     from backscatter.cli import learn as _learn  # noqa: F401
     from backscatter.cli import parse as _parse  # noqa: F401
+    from backscatter.cli import report as _report  # noqa: F401
     from backscatter.cli import rules as _rules  # noqa: F401
     from backscatter.cli import score as _score  # noqa: F401
     from backscatter.cli import sentlog as _sentlog  # noqa: F401

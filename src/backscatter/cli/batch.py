@@ -97,6 +97,11 @@ class Inputs:
                 continue
             yield item
 
+    def read_error(self, item: SourceError) -> None:
+        """An input a reader other than :meth:`messages` could not read (``--engine dask``
+        workers report theirs here), counted and said exactly as if met here."""
+        self._source_error(item)
+
     def _source_error(self, item: SourceError) -> None:
         why = item.message.removeprefix("skipped: ")
         self.skipped[_kind(why)] += 1

@@ -5,14 +5,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from backscatter.cli.app import app
+from backscatter.cli.app import app, examples
 from backscatter.errors import BackscatterError
+
+if TYPE_CHECKING:
+    from backscatter.filters import socketcheck
+    from backscatter.filters.policy import MilterPolicy
 
 EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
@@ -27,7 +33,14 @@ ModelOption = Annotated[Path | None, typer.Option("--model", help="Model file (d
 ThresholdOption = Annotated[float, typer.Option("--threshold", help="Spoofed at or above this.")]
 
 
-@app.command("milter")
+@app.command(
+    "milter",
+    epilog=examples(
+        "backscatter milter --socket unix:/var/spool/postfix/backscatter/milter.sock "
+        "--sent-log /var/lib/backscatter/sent.db",
+        "backscatter milter --socket inet:127.0.0.1:8894 --spoofed-action reject",
+    ),
+)
 def milter_command(
     socket: Annotated[
         str,
@@ -47,12 +60,60 @@ def milter_command(
     socket_mode: Annotated[
         str,
         typer.Option(
-            "--socket-mode", help="Unix socket permissions (octal); Postfix must be able to write."
+            "--socket-mode", help="Unix socket permissions (octal); the MTA user must write."
         ),
     ] = "660",
+    socket_group: Annotated[
+        str | None,
+        typer.Option(
+            "--socket-group",
+            metavar="GROUP",
+            help="Group of the unix socket (default: the --mta-user's primary group).",
+        ),
+    ] = None,
+    socket_owner: Annotated[
+        str | None,
+        typer.Option(
+            "--socket-owner", metavar="USER", help="Owner of the unix socket (needs root)."
+        ),
+    ] = None,
+    mta_user: Annotated[
+        str | None,
+        typer.Option(
+            "--mta-user",
+            metavar="USER",
+            help="User the MTA connects as; checked at start (default: postfix, if it exists).",
+        ),
+    ] = None,
+    no_socket_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-socket-check",
+            help="Start even if the check says the MTA user cannot connect (warn only).",
+        ),
+    ] = False,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="Allow an inet: socket on a non-loopback address."),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log the evidence too.")] = False,
 ) -> None:
-    """Run as a Postfix/Sendmail milter: tag (or reject) inbound bounces, record outbound mail."""
+    """Run as a Postfix/Sendmail milter: tag (or reject) inbound bounces, record outbound mail.
+
+    Before the first connection the unix socket gets --socket-group/--socket-mode and the
+    milter checks that the MTA user can connect; if it cannot, it refuses to start (exit 2)
+    saying what to change. Stops on SIGTERM/SIGINT with a summary line; the socket is removed.
+
+    Example (Debian, smtpd chrooted in /var/spool/postfix; main.cf: smtpd_milters =
+    unix:backscatter/milter.sock): backscatter milter
+    --socket unix:/var/spool/postfix/backscatter/milter.sock
+    --sent-log /var/lib/backscatter/sent.db
+    """
+    # libmilter stops on these through its own sigwait() thread, which sees them only if
+    # every thread blocks them; threads started before smfi_main (OpenBLAS's, at model load)
+    # inherit this mask. Unblocked, SIGTERM killed the process: no stop line, socket left.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    started = time.monotonic()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s backscatter-milter %(levelname)s %(message)s",
@@ -65,7 +126,10 @@ def milter_command(
             f"the milter needs pymilter ({exc}): apt-get install libmilter-dev, then "
             "pip install 'backscatter[milter]'"
         ) from None
+    from backscatter import __version__
+    from backscatter.filters import socketcheck
     from backscatter.filters.setup import build_core
+    from backscatter.model.persist import shipped_model_path
     from backscatter.sentlog.postgres import mask_dsn
 
     try:
@@ -73,21 +137,104 @@ def milter_command(
         mode = int(socket_mode, 8)
     except ValueError as exc:
         raise BackscatterError(f"--socket/--socket-mode: {exc}") from None
-    os.umask(0o777 & ~mode | 0o111)  # libmilter creates the socket under this umask
+    remote = socketcheck.remote_address(spec)
+    if remote and not allow_remote:
+        raise BackscatterError(
+            f"refusing to listen on {remote} ({socket}): anyone who reaches it can talk to the "
+            "milter; use unix:/path or inet:127.0.0.1:PORT, or --allow-remote"
+        )
+    kind, _, path = spec.partition(":")
+    sock = Path(path) if kind in ("unix", "local") else None
+    account = _mta_account(mta_user) if sock is not None else None
+    uid = socketcheck.user_id(socket_owner) if socket_owner else None
+    gid = _socket_gid(socket_group, account)
+    log = logging.getLogger("backscatter.milter")
     core = build_core(model, sent_log, config, threshold, spoofed_action, on_error)
-    logging.getLogger("backscatter.milter").info(
-        "listening on %s (sent-log: %s)", socket, mask_dsn(sent_log) if sent_log else "none"
-    )
+
+    def opened() -> None:
+        """Between libmilter's bind and its first accept: the socket's group and mode, the
+        check, then the start line (so it says what Postfix will find)."""
+        os.umask(umask)
+        where = socket
+        if sock is not None:
+            socketcheck.set_owner_and_mode(sock, uid, gid, mode)
+            where = socketcheck.permissions(sock.stat())
+            why = socketcheck.unreachable(sock, account) if account else None
+            if why and not no_socket_check:
+                raise BackscatterError(f"{why}; or start with --no-socket-check")
+            if why:
+                log.warning("%s", why)
+            elif account is None:
+                log.warning("no --mta-user and no 'postfix' user: socket access not checked")
+            else:
+                where += f", {account.name} can connect"
+        log.info(
+            "backscatter %s milter started in %.1fs: model=%s sent-log=%s socket=%s "
+            "(%s) policy: %s",
+            __version__,
+            time.monotonic() - started,
+            model or shipped_model_path(),
+            mask_dsn(sent_log) if sent_log else "none",
+            socket,
+            where,
+            _describe(core.policy),
+        )
+
+    umask = os.umask(0o177)  # the socket is born owner-only, then given its group and mode
     try:
-        milter.serve(core, spec)
+        counters = milter.serve(core, spec, opened)
+    except BackscatterError:
+        raise
     except Exception as exc:  # libmilter: socket in use, bad path, permissions
         raise BackscatterError(f"milter stopped: {exc}") from None
     finally:
+        os.umask(umask)
+        milter.remove_socket(spec)
         core.close()
+    log.info("stopped: %s", counters.summary())
 
 
-_FILTER_EPILOG = (
-    "Example (procmail): :0 fw | backscatter filter --connect /run/backscatter/backscatter.sock"
+def _describe(policy: MilterPolicy) -> str:
+    """The policy in one line of key=value, as the per-message lines are written."""
+    actions = " ".join(f"{verdict}={action}" for verdict, action in sorted(policy.actions.items()))
+    above = ",".join(f"{action}>={limit}" for limit, action in policy.thresholds) or "none"
+    return (
+        f"{actions} thresholds={above} on_error={policy.on_error} "
+        f"time_budget_ms={policy.time_budget_ms} max_message_kb={policy.max_message_kb} "
+        f"outbound_daemons={','.join(policy.outbound_daemons)} "
+        f"outbound_networks={len(policy.outbound_networks)} batv_sign={policy.batv_sign} "
+        f"unscored_action={policy.unscored_action} workers={policy.workers or 'per-core'}"
+    )
+
+
+def _mta_account(name: str | None) -> socketcheck.Account | None:
+    """The user to check the socket against: --mta-user, else postfix if it exists."""
+    from backscatter.filters import socketcheck
+
+    chosen = name or socketcheck.default_mta_user()
+    return socketcheck.Account.named(chosen) if chosen else None
+
+
+def _socket_gid(group: str | None, account: socketcheck.Account | None) -> int | None:
+    """--socket-group, else the MTA user's primary group (Debian: postfix) when this process
+    may give it (root, or a member); else None: the group the socket was born with."""
+    from backscatter.filters import socketcheck
+
+    if group:
+        return socketcheck.group_id(group)
+    if account is None:
+        return None
+    if os.geteuid() == 0 or account.gid in os.getgroups() or account.gid == os.getegid():
+        return account.gid
+    return None
+
+
+_FILTER_EPILOG = examples(
+    "backscatter filter --sent-log /var/lib/backscatter/sent.db < message.eml > tagged.eml",
+    "backscatter filter --connect /run/backscatter/backscatter.sock < message.eml",
+    "(procmail)  :0 fw",
+    "            | /opt/backscatter/bin/backscatter filter --connect "
+    "/run/backscatter/backscatter.sock",
 )
 
 

@@ -48,6 +48,8 @@ def rules_command(
     A positive weight pushes a bounce towards spoofed when the rule fires, a negative one
     towards genuine (the coefficient on the standardized feature, averaged over the model's
     calibrated folds). A message is called spoofed only when at least one forgery sign fired.
+    The last rules are decided without the model (weight "fixed"): when one fires, the
+    verdict is spoofed with probability 1.0.
     """
     rows = rule_rows(None if output_format is RulesFormat.markdown else _weights(model))
     if output_format is RulesFormat.json:
@@ -70,7 +72,9 @@ def _weights(model: Path | None) -> dict[str, float]:
 
 
 def rule_rows(weights: dict[str, float] | None) -> list[dict[str, Any]]:
-    """One row per rule, in the registry's order; ``weight`` only when weights are given."""
+    """One row per rule, in the registry's order, then the rules decided without the model
+    (``feature`` and ``weight`` None); ``weight`` only when weights are given."""
+    from backscatter.certain import CERTAIN_RULES
     from backscatter.model.explain import RULES
 
     rows = []
@@ -84,6 +88,12 @@ def rule_rows(weights: dict[str, float] | None) -> list[dict[str, Any]]:
         if weights is not None:
             row["weight"] = round(weights[str(feature.rule)], 3)
         rows.append(row)
+    for certain in CERTAIN_RULES:
+        row = {"rule": certain.rule, "forgery_sign": True, "meaning": certain.meaning}
+        row["feature"] = None
+        if weights is not None:
+            row["weight"] = None
+        rows.append(row)
     return rows
 
 
@@ -91,7 +101,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'RULE':<22}  {'SIGN':<4}  {'WEIGHT':>6}  MEANING"]
     for row in rows:
         sign = "yes" if row["forgery_sign"] else "no"
-        lines.append(f"{row['rule']:<22}  {sign:<4}  {row['weight']:>+6.3f}  {row['meaning']}")
+        weight = "fixed" if row["weight"] is None else f"{row['weight']:+.3f}"
+        lines.append(f"{row['rule']:<22}  {sign:<4}  {weight:>6}  {row['meaning']}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,15 @@ import typer
 
 from backscatter.cli.app import app
 from backscatter.cli.batch import Inputs, Meter, input_bytes, output_stream, progress_wanted
+from backscatter.cli.engine import (
+    ChunkOption,
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+    dask_engine,
+    score_dask,
+    score_parquet,
+)
 from backscatter.cli.parse import PathsArgument, QuietOption
 from backscatter.errors import BackscatterError
 from backscatter.render import VERDICT_WRITERS, Record
@@ -27,6 +36,7 @@ class ScoreFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # --engine dask: a folder of Parquet files (backscatter.batch.parquet)
 
 
 class Only(StrEnum):
@@ -58,7 +68,8 @@ def score_command(
         typer.Option(
             "--format",
             "-f",
-            help="table (fitted to the terminal), jsonl, or csv (one row per recipient).",
+            help="table (fitted to the terminal), jsonl, csv (one row per recipient), or "
+            "parquet (a dataset folder: --engine dask, -o DIR).",
         ),
     ] = ScoreFormat.table,
     output: Annotated[
@@ -79,6 +90,9 @@ def score_command(
         int, typer.Option("--jobs", "-j", help="Worker processes; 0: both cores over 50 MB.")
     ] = 0,
     quiet: QuietOption = False,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    chunk_mb: ChunkOption = 64.0,
 ) -> None:
     """Score each message as genuine, spoofed, unknown or not a bounce, and say why.
 
@@ -89,6 +103,7 @@ def score_command(
     \b
     Example:
       backscatter score --sent-log sent.db --only spoofed -f csv -o spoofed.csv bounces/
+      backscatter score --engine dask --scheduler tcp://sched:8786 -f jsonl archive.mbox
     """
     from backscatter.cli.parallel import score_in_parallel
     from backscatter.detector import Detector
@@ -100,10 +115,19 @@ def score_command(
     workers = jobs if jobs > 0 else _auto_jobs(paths)
     inputs = Inputs(paths, quiet)
     summary = _Summary(wanted=frozenset(only or ()))
+    cluster = dask_engine(engine, scheduler, jobs, chunk_mb, output_format.value)
+    if cluster is not None and output_format is ScoreFormat.parquet:
+        detector.close()
+        raise typer.Exit(
+            score_parquet(paths, cluster, output, inputs, model, sent_log, config, threshold)
+        )
     with Meter(paths, progress_wanted(output, quiet)) as meter:
         inputs.meter = meter
         batches = _batches(inputs)
-        if workers > 1:
+        if cluster is not None:
+            detector.close()
+            verdicts = score_dask(paths, cluster, inputs, model, sent_log, config, threshold)
+        elif workers > 1:
             detector.close()
             verdicts = score_in_parallel(batches, workers, model, sent_log, config, threshold)
         else:

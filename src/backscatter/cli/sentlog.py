@@ -20,13 +20,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from backscatter.cli.app import app
+from backscatter.cli.app import app, examples
 from backscatter.errors import BackscatterError, InputError
 
 if TYPE_CHECKING:
     from backscatter.sentlog.importers import Progress
 
-sentlog_app = typer.Typer(no_args_is_help=True, help="The log of mail we really sent.")
+sentlog_app = typer.Typer(
+    no_args_is_help=True,
+    help="The log of mail we really sent: a bounce of mail we never sent is backscatter.",
+    epilog=examples(
+        "backscatter sentlog import --format postfix /var/log/mail.log", "backscatter sentlog stats"
+    ),
+)
 app.add_typer(sentlog_app, name="sentlog")
 
 DbOption = Annotated[
@@ -34,6 +40,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         "--sent-log",
+        metavar="FILE|DSN",
         help="The sent-log: a SQLite file or a postgresql:// DSN (default: "
         "$BACKSCATTER_SENT_LOG, else a file in the user's data directory).",
     ),
@@ -53,10 +60,28 @@ class StatsFormat(StrEnum):
     table = "table"
 
 
-@sentlog_app.command("import")
+@sentlog_app.command(
+    "import",
+    epilog=examples(
+        "backscatter sentlog import --format postfix /var/log/mail.log /var/log/mail.log.1",
+        "backscatter sentlog import --format maildir ~/Maildir/.Sent",
+    ),
+)
 def import_command(
-    files: Annotated[list[str], typer.Argument(help="Logs, CSV files or Sent folders.")],
-    log_format: Annotated[LogFormat, typer.Option("--format", help="What the files are.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FILE",
+            help="Mail logs, CSV files (message_id,sent_at,sender,recipient) or Sent folders.",
+        ),
+    ],
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--format",
+            help="What the files are: csv, a postfix or exim mail log, an mbox or a Maildir.",
+        ),
+    ],
     db: DbOption = None,
 ) -> None:
     """Import sent mail; importing the same file twice adds nothing."""
@@ -90,9 +115,14 @@ def import_command(
         raise typer.Exit(1)
 
 
-@sentlog_app.command("prune")
+@sentlog_app.command("prune", epilog=examples("backscatter sentlog prune --older-than 30d"))
 def prune_command(
-    older_than: Annotated[str, typer.Option("--older-than", help="Age such as 30d, 12h, 4w.")],
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", metavar="AGE", help="Age such as 30d, 12h, 4w (units: s m h d w)."
+        ),
+    ],
     db: DbOption = None,
 ) -> None:
     """Forget mail sent longer ago than this: bounces arrive within days."""
@@ -104,10 +134,13 @@ def prune_command(
     typer.echo(f"removed {removed} recipient rows sent before {cutoff:%Y-%m-%d %H:%M} UTC")
 
 
-@sentlog_app.command("stats")
+@sentlog_app.command("stats", epilog=examples("backscatter sentlog stats --format json"))
 def stats_command(
     db: DbOption = None,
-    output_format: Annotated[StatsFormat, typer.Option("--format")] = StatsFormat.table,
+    output_format: Annotated[
+        StatsFormat,
+        typer.Option("--format", help="table: one line per figure; json: one JSON object."),
+    ] = StatsFormat.table,
 ) -> None:
     """How many messages and recipients the sent-log holds, and over what time."""
     from backscatter.sentlog import open_sent_log
@@ -121,11 +154,14 @@ def stats_command(
         typer.echo(f"{name:12} {value}")
 
 
-@sentlog_app.command("check")
+@sentlog_app.command("check", epilog=examples("backscatter sentlog check --full"))
 def check_command(
     db: DbOption = None,
     full: Annotated[
-        bool, typer.Option("--full", help="integrity_check (also indexes against rows).")
+        bool,
+        typer.Option(
+            "--full", help="SQLite's integrity_check (slower: also checks indexes against rows)."
+        ),
     ] = False,
 ) -> None:
     """Check the database: prints ok (exit 0) or the problems found (exit 1)."""

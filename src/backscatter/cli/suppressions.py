@@ -46,13 +46,12 @@ from backscatter.cli.batch import Inputs, Meter, output_stream, progress_wanted
 from backscatter.cli.parse import PathsArgument, QuietOption
 from backscatter.cli.training import ConfigOption, SentLogOption
 from backscatter.errors import BackscatterError
+from backscatter.mail.status import RECIPIENT_SIDE
 
 if TYPE_CHECKING:
     from backscatter.detector import Detector, Verdict
     from backscatter.mail import RawMessage
 
-#: The default reasons: what a bounce says about the address itself.
-RECIPIENT_SIDE = ("user_unknown", "host_unknown")
 
 
 class SuppressionFormat(StrEnum):
@@ -239,20 +238,11 @@ class _Found:
 
 
 def _bounce_time(verdict: Verdict) -> datetime | None:
-    """When the bounce was written: its Date, else the report's Arrival-Date; UTC."""
-    from email.utils import parsedate_to_datetime
+    """When the bounce was written (its Date, else the report's Arrival-Date), in UTC."""
+    from backscatter.sentlog.matching import stated_time
 
-    for stated in (verdict.bounce.date, verdict.bounce.arrival_date):
-        if not stated:
-            continue
-        try:
-            when = parsedate_to_datetime(stated)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
-        if when.tzinfo is None:  # RFC 5322 "-0000": UTC, zone unknown
-            when = when.replace(tzinfo=UTC)
-        return when.astimezone(UTC)
-    return None
+    when = stated_time(verdict.bounce)
+    return when.astimezone(UTC) if when is not None else None
 
 
 def _iso(when: datetime | None) -> str:

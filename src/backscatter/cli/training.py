@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.engine import ChunkOption, EngineName, EngineOption, SchedulerOption
 from backscatter.errors import BackscatterError
 
 if TYPE_CHECKING:
+    from backscatter.batch.cluster import Engine
     from backscatter.model.train import Examples, Labelled
 
 Sources = Annotated[
@@ -58,8 +60,10 @@ def _examples(
     labels: Path | None,
     sent_log: str | None,
     config: Path | None,
+    engine: Engine | None = None,
 ) -> tuple[Examples, bool]:
-    """Every labelled message read, and whether the labels file named groups."""
+    """Every labelled message read (on a Dask cluster when ``engine`` is given), and whether
+    the labels file named groups."""
     from backscatter.features import load_config
     from backscatter.model.train import Dropped, mailbox_sources, read_examples, read_label_file
     from backscatter.sentlog import open_sent_log
@@ -72,6 +76,10 @@ def _examples(
         dropped, grouped = label_file.dropped, label_file.grouped
     if not sources and not dropped.total():
         raise BackscatterError("give --genuine and --spoofed mailboxes, or --labels")
+    if engine is not None:
+        from backscatter.batch import run
+
+        return run.examples(sources, sent_log, config, dropped, engine), grouped
     store = open_sent_log(sent_log, readonly=True) if sent_log is not None else None
     try:
         return read_examples(sources, store, load_config(config), dropped), grouped
@@ -118,13 +126,22 @@ def train_command(
     config: ConfigOption = None,
     threshold: ThresholdOption = 0.5,
     output_format: FormatOption = ReportFormat.table,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="--engine dask: local workers; 0: one per core.")
+    ] = 0,
+    chunk_mb: ChunkOption = 64.0,
 ) -> None:
     """Train a model on labelled mail and report it: cross-validated (each message scored by
     a model trained without it) beside in-sample, and every example not used, with why.
 
     Also writes MODEL.training.json beside the model (digests of the messages it learnt
-    from, no text), so that evaluate can say when its figures are in-sample.
+    from, no text), so that evaluate can say when its figures are in-sample. With --engine
+    dask the messages are read and their evidence gathered on the cluster; the model is
+    fitted here (the same model as a local run).
     """
+    from backscatter.cli.engine import dask_engine
     from backscatter.detector import Detector
     from backscatter.model.persist import save
     from backscatter.model.report import (
@@ -143,7 +160,8 @@ def train_command(
     )
 
     _check_threshold(threshold)
-    examples, grouped = _examples(genuine, spoofed, labels, sent_log, config)
+    cluster = dask_engine(engine, scheduler, jobs, chunk_mb, output_format.value)
+    examples, grouped = _examples(genuine, spoofed, labels, sent_log, config, cluster)
     items = examples.items
     learnable = learnable_counts(items)
     if min(learnable.values()) < 2:

@@ -20,7 +20,12 @@ from backscatter.mail.anatomy import Bounce
 from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
 from backscatter.mail.identifiers import message_ids_in_text, message_ids_in_value
 from backscatter.mail.message import MessageView, header_text
-from backscatter.mail.signals import claims_to_be_a_bounce, from_mail_system, null_sender
+from backscatter.mail.signals import (
+    DAEMON_LOCALS,
+    claims_to_be_a_bounce,
+    from_mail_system,
+    null_sender,
+)
 from backscatter.sentlog import SentLogStore, SentMatch, match_bounce
 from backscatter.sentlog.batv import BatvCheck, recognise, verify
 
@@ -54,6 +59,7 @@ class Evidence:
     config_given: bool = False
     our_relay_in_chain: bool = False
     our_dkim: bool = False
+    returns_our_bounce: bool = False  # the returned original is a bounce we signed
     original_from_ours: bool = False
     batv_tagged: bool = False
     batv: BatvCheck | None = None
@@ -93,6 +99,7 @@ def collect(
     relay_hosts, relay_ips = _received_hosts(returned)
     dkim = _dkim_domains(returned)
     original_domain = (bounce.original_from or "").rpartition("@")[2].lower()
+    our_dkim = any(_within(d, ours.signing_domains) for d in dkim)
     return Evidence(
         bounce=bounce,
         claims_bounce=claims,
@@ -122,7 +129,8 @@ def collect(
         ),
         config_given=ours.given,
         our_relay_in_chain=_ours_in_chain(ours, relay_hosts, relay_ips),
-        our_dkim=any(_within(d, ours.our_domains) for d in dkim),
+        our_dkim=our_dkim,
+        returns_our_bounce=our_dkim and _is_a_bounce(returned),
         original_from_ours=_within(original_domain, ours.our_domains),
         batv_tagged=tagged is not None,
         batv=verify(envelope, ours.batv_secrets) if envelope and ours.batv_secrets else None,
@@ -223,6 +231,20 @@ def _dkim_domains(returned: Message | None) -> tuple[str, ...]:
             if tag.startswith("d="):
                 domains.append(tag[2:].lower())
     return tuple(domains)
+
+
+def _is_a_bounce(returned: Message | None) -> bool:
+    """The returned original is itself a report a mail system sent: a null Return-Path, a
+    mailer-daemon From, or a multipart/report. Where we DKIM-sign the bounces our MTA
+    writes, a bounce of one of them (a double bounce, or a report quoting ours) is ours."""
+    if returned is None:
+        return False
+    if header_text(returned.get("return-path")).strip() in ("<>", "<MAILER-DAEMON>"):
+        return True
+    sender = header_text(returned.get("from")).lower()
+    if any(local + "@" in sender for local in DAEMON_LOCALS):
+        return True
+    return header_text(returned.get("content-type")).lower().startswith("multipart/report")
 
 
 def _within(domain: str, ours: tuple[str, ...]) -> bool:

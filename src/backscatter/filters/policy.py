@@ -12,6 +12,8 @@ From the ``[milter]`` table of the same TOML file as our infrastructure::
     outbound_networks = ["192.0.2.0/24"] # clients whose mail is ours going out
     outbound_authenticated = true    # SMTP AUTH means ours going out
     batv_sign = false                # sign outbound envelope senders (needs batv_secrets)
+    reject_never_send_rcpt = false   # MAIL FROM:<> to a never_send address: 550 at RCPT
+    reject_null_sender_multi_rcpt = false  # MAIL FROM:<>: 452 for the 2nd and later RCPT
 
     [milter.actions]                 # per verdict: tag | reject | quarantine | discard
     genuine = "tag"
@@ -28,6 +30,17 @@ when its header claims to be a bounce (null sender, MAILER-DAEMON From, multipar
 bounce Subject), ``tests=NONE`` otherwise. ``unscored_action`` applies to the bounce claimers
 only: an attacker who makes fake NDRs slow to score gets them tagged (default), retried later
 (``tempfail``: a real MTA retries, most bulk senders do not) or refused (``reject``).
+
+At RCPT time, before any content (both off by default; see :mod:`backscatter.certain`):
+``reject_never_send_rcpt`` refuses a null-sender message's recipient that the ``never_send``
+list names (``550 5.7.1``). ``reject_null_sender_multi_rcpt`` answers the second and later
+RCPT of a null-sender transaction with ``452 4.5.3``: the reply RFC 5321 section 4.5.3.1.10
+gives for "too many recipients" (the one Postfix's smtpd_recipient_limit sends), which a
+client must take as temporary and retry in a new transaction. A real bounce never has two
+recipients, but a forwarder expanding an alias can relay one to two of our users in one
+transaction: with 452 it delivers them one at a time (each then scored on its own), where a
+550 would have it bounce a bounce. Off, such a message is scored spoofed at end of data
+(``NULL_SENDER_MULTI_RCPT``) and gets the spoofed action.
 """
 
 from __future__ import annotations
@@ -60,6 +73,13 @@ class MilterPolicy:
     outbound_networks: tuple[Network, ...] = ()
     outbound_authenticated: bool = True
     batv_sign: bool = False
+    reject_never_send_rcpt: bool = False
+    reject_null_sender_multi_rcpt: bool = False
+
+    @property
+    def checks_recipients(self) -> bool:
+        """Whether the milter must answer RCPT (a reply there costs a round trip each)."""
+        return self.reject_never_send_rcpt or self.reject_null_sender_multi_rcpt
 
     def action_for(self, verdict: str, probability: float) -> str:
         """The action for a verdict: the surest matching threshold wins over the default."""
@@ -145,6 +165,8 @@ def load_policy(path: str | Path | None) -> MilterPolicy:
             ),
             outbound_authenticated=bool(table.get("outbound_authenticated", True)),
             batv_sign=bool(table.get("batv_sign", False)),
+            reject_never_send_rcpt=bool(table.get("reject_never_send_rcpt", False)),
+            reject_null_sender_multi_rcpt=bool(table.get("reject_null_sender_multi_rcpt", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BackscatterError(f"config {path}: [milter] {exc}") from None

@@ -14,7 +14,7 @@ from backscatter.detector import NOT_BOUNCE, Detector, Envelope, Verdict
 from backscatter.filters.headers import is_ours, unscored_headers, verdict_headers
 from backscatter.filters.outbound import OutboundRecorder
 from backscatter.filters.policy import ACCEPT, REJECT, TAG, TEMPFAIL, MilterPolicy
-from backscatter.filters.unscored import Unscored, claims_bounce
+from backscatter.filters.unscored import HEADERS, Unscored, claims_bounce
 from backscatter.filters.workers import ScoringPool
 from backscatter.mail.identifiers import normalise_address
 from backscatter.mail.message import header_text
@@ -25,6 +25,13 @@ log = logging.getLogger("backscatter.milter")
 REJECT_REPLY = ("550", "5.7.1", "Bounce rejected: we did not send the message it returns")
 TEMPFAIL_REPLY = ("451", "4.7.1", "Bounce check unavailable, try again later")
 UNSCORED_REPLY = ("550", "5.7.1", "Bounce rejected: it could not be checked")
+NEVER_SEND_REPLY = ("550", "5.7.1", "Bounce rejected: this address never sends mail")
+#: RFC 5321 4.5.3.1.10: "too many recipients" is 452, a client retries in a new transaction.
+MULTI_RCPT_REPLY = ("452", "4.5.3", "Too many recipients for a bounce, one per transaction")
+
+#: Header fields kept per message. No MTA writes more than a few dozen (Postfix refuses a
+#: 51st Received, ``hopcount_limit``); a flood past this is counted, not kept (issue 12).
+MAX_HEADER_FIELDS = 1000
 
 
 @dataclass
@@ -75,7 +82,8 @@ class MessageSession:
         self.recipients: list[str] = []
         self.chunks: list[bytes] = []
         self.size = 0
-        self.seen: dict[str, int] = {}  # header name (lower) -> occurrences so far
+        self.seen: dict[str, int] = {}  # our header names (lower) -> occurrences so far
+        self.header_fields = 0
         self.forged: list[tuple[str, int]] = []
         self.message_id: str | None = None
         self.subject: str | None = None
@@ -89,18 +97,38 @@ class MessageSession:
         self.recipients.append(normalise_address(recipient))
 
     def add_header(self, name: str, value: bytes) -> None:
-        # Counted by the name without the white space an MTA may leave around it (a fold
-        # before the colon): the index the MTA deletes by counts that name's fields.
-        lowered = name.strip().lower()
-        self.seen[lowered] = self.seen.get(lowered, 0) + 1
+        """Called once per field, so kept cheap: past MAX_HEADER_FIELDS a field costs a
+        count, and a name test so that a forged header of ours is still found."""
+        self.header_fields += 1
         if is_ours(name):
+            # Counted by the name without the white space an MTA may leave around it (a
+            # fold before the colon): the index the MTA deletes by counts that name's fields.
+            lowered = name.strip().lower()
+            self.seen[lowered] = self.seen.get(lowered, 0) + 1
             self.forged.append((name, self.seen[lowered]))
             return  # a forged verdict must not reach the scorer either
+        if self.header_fields > MAX_HEADER_FIELDS:
+            return
+        lowered = name.strip().lower()
         if lowered == "message-id" and self.message_id is None:
             self.message_id = header_text(value.decode("utf-8", "surrogateescape"))
         elif lowered == "subject" and self.subject is None:
             self.subject = header_text(value.decode("utf-8", "surrogateescape"))
         self._keep(name.encode("ascii", "replace") + b": " + value + b"\n")
+
+    def flooded(self) -> Decision | None:
+        """For a message with more than MAX_HEADER_FIELDS fields, the unscored decision
+        (``unscored=headers``, the policy's unscored_action for a bounce claimer); else None.
+
+        Not scored: what was kept of its header is not all of it, and a verdict on the first
+        fields would let a forger hide the fields that count after them. Forged headers of
+        ours are still removed (they are counted past the cap)."""
+        if self.header_fields <= MAX_HEADER_FIELDS or self.outbound:
+            return None
+        why = f"{self.header_fields} header fields, over {MAX_HEADER_FIELDS}"
+        decision = self._unscored(Unscored(HEADERS, why), b"".join(self.chunks))
+        decision.remove_headers = list(self.forged)
+        return decision
 
     def end_headers(self) -> None:
         self._keep(b"\n")
@@ -180,6 +208,24 @@ class MessageSession:
         if self.core.policy.on_error == TEMPFAIL:
             return Decision(TEMPFAIL, reply=TEMPFAIL_REPLY, note=why)
         return Decision(ACCEPT, note=why)
+
+    def recipient_refusal(self, recipient: str) -> tuple[str, str, str] | None:
+        """The reply refusing ``recipient`` at RCPT time, or None to take it (then added).
+
+        Only for an inbound null-sender transaction, and only as the ``[milter]`` policy
+        asks (``reject_never_send_rcpt``, ``reject_null_sender_multi_rcpt``): a bounce to
+        an address that never sends, or a second recipient, which no bounce has."""
+        policy = self.core.policy
+        if self.sender != "" or not policy.checks_recipients or self.outbound:
+            return None
+        address = normalise_address(recipient)
+        never_send = self.core.detector.config.never_send
+        if policy.reject_never_send_rcpt and never_send.match(address) is not None:
+            return NEVER_SEND_REPLY
+        known = {r.lower() for r in self.recipients}
+        if policy.reject_null_sender_multi_rcpt and known and address.lower() not in known:
+            return MULTI_RCPT_REPLY
+        return None
 
     def summary(self, queue_id: str | None, decision: Decision) -> str:
         """The one log line per message."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BUDGET, ERROR, SIZE = "budget", "error", "size"
+HEADERS = "headers"  # more header fields than any MTA writes (the milter counts them)
 
 #: How much of a message the header-only look reads: enough for any real header block.
 HEAD_BYTES = 8192

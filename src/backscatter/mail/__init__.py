@@ -12,14 +12,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from backscatter.mail.anatomy import Bounce, FailedRecipient
     from backscatter.mail.parser import parse
+    from backscatter.mail.paths import parse_path
     from backscatter.mail.sources import RawMessage, SourceError, iter_messages
 
-__all__ = ["Bounce", "FailedRecipient", "RawMessage", "SourceError", "iter_messages", "parse"]
+__all__ = [
+    "Bounce",
+    "FailedRecipient",
+    "RawMessage",
+    "SourceError",
+    "iter_messages",
+    "parse",
+    "parse_path",
+]
 
 _HOME = {
     "Bounce": "backscatter.mail.anatomy",
     "FailedRecipient": "backscatter.mail.anatomy",
     "parse": "backscatter.mail.parser",
+    "parse_path": "backscatter.mail.paths",
     "RawMessage": "backscatter.mail.sources",
     "SourceError": "backscatter.mail.sources",
     "iter_messages": "backscatter.mail.sources",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from email.message import Message
 
+from backscatter.errors import InputError
 from backscatter.mail import status as codes
 from backscatter.mail.addresses import addresses_in_text, first_header_address, header_addresses
 from backscatter.mail.anatomy import Bounce, FailedRecipient
@@ -19,17 +20,18 @@ from backscatter.mail.formats.base import MAX_RECIPIENTS
 from backscatter.mail.identifiers import normalise_message_id
 from backscatter.mail.message import MessageView, header_text, parse_headers
 from backscatter.mail.nonbounce import is_auto_reply, not_bounce_kind
-from backscatter.mail.sources import RawMessage
+from backscatter.mail.sources import RawMessage, SourceError
 
 _MAX_DIAGNOSTIC = 1000
 
 
 def parse(
-    data: bytes | RawMessage,
+    data: bytes | RawMessage | SourceError,
     source: str = "-",
     recognisers: Sequence[Recogniser] = RECOGNISERS,
 ) -> Bounce:
     """The anatomy of one message; on any internal failure, a record with ``error`` set.
+    Given an iter_messages SourceError instead of a message, raises InputError.
 
     ``recognisers`` is the registry to ask (``formats.registry(...)`` narrows it, to measure
     what some families add)."""
@@ -37,12 +39,18 @@ def parse(
 
 
 def analyse(
-    data: bytes | RawMessage,
+    data: bytes | RawMessage | SourceError,
     source: str = "-",
     recognisers: Sequence[Recogniser] = RECOGNISERS,
 ) -> tuple[Bounce, MessageView | None]:
     """The anatomy and the parsed view it came from, for layers that read more of the message
-    (features) without parsing it twice. The view is None when parsing failed."""
+    (features) without parsing it twice. The view is None when parsing failed.
+
+    A :class:`SourceError` (what ``iter_messages`` yields for an unreadable input) is no
+    message: it raises InputError naming the input, rather than a TypeError from deep inside.
+    """
+    if isinstance(data, SourceError):
+        raise InputError(f"cannot read {data.source}: {data.message}")
     raw = data if isinstance(data, RawMessage) else RawMessage(source, data, len(data))
     try:
         view = MessageView(_as_message(raw.data))

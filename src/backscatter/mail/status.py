@@ -33,6 +33,11 @@ REASONS = (
     OTHER,
 )
 
+#: What a bounce says about the address itself (it does not exist, nor does its domain):
+#: the reasons a list should stop mailing it for. The others (policy, blocked as spam,
+#: mailbox full, too large...) say something about the sender or the moment.
+RECIPIENT_SIDE = (USER_UNKNOWN, HOST_UNKNOWN)
+
 _ENHANCED = re.compile(r"(?<![\w./-])([245])\.(\d{1,3})\.(\d{1,3})(?![\w-]|\.\d)")
 _QMAIL_STYLE = re.compile(r"\(#([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"(?<![\w.:/#\[=-])([245][0-5]\d)(?=[ \-:,]|$)", re.MULTILINE)

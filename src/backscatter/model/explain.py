@@ -75,7 +75,9 @@ _SENTENCES: dict[str, Callable[[Evidence], str]] = {
     ),
     "foreign_chain": lambda e: "the original claims our domain but never passed our relays",
     "our_dkim": lambda e: (
-        "the original carries our DKIM signature"
+        "the original is a bounce our mail system sent, with our DKIM signature"
+        if e.returns_our_bounce
+        else "the original carries our DKIM signature"
         if e.our_dkim
         else "the original has no DKIM signature of ours"
     ),

@@ -78,7 +78,7 @@ def match_bounce(
     :func:`backscatter.mail.identifiers.message_ids_in_text`); they are looked up with the
     returned one, in one indexed query.
     """
-    stated = _stated_time(bounce)  # the Date fields are parsed once for both uses
+    stated = stated_time(bounce)  # the Date fields are parsed once for both uses
     when = stated or datetime.now(UTC)
     since, until = when - window, when + _CLOCK_SKEW
     quoted = quoted_message_ids(bounce, message_ids)
@@ -134,10 +134,10 @@ def candidate_recipients(bounce: Bounce) -> list[str]:
 
 def bounce_time(bounce: Bounce) -> datetime:
     """When the bounce was written: its Date, else the DSN's Arrival-Date, else now."""
-    return _stated_time(bounce) or datetime.now(UTC)
+    return stated_time(bounce) or datetime.now(UTC)
 
 
-def _stated_time(bounce: Bounce) -> datetime | None:
+def stated_time(bounce: Bounce) -> datetime | None:
     """The bounce's Date, else the DSN's Arrival-Date; None when neither is usable."""
     for value in (bounce.date, bounce.arrival_date):
         moment = _parse_date(value)
@@ -149,7 +149,7 @@ def _stated_time(bounce: Bounce) -> datetime | None:
 def _original_time(bounce: Bounce, when: datetime | None) -> datetime | None:
     """When the original was sent: its returned Date when that is believable (not after the
     bounce, beyond clock skew, nor more than 60 days before it), else the bounce's own Date
-    or Arrival-Date (``when``, from :func:`_stated_time`); None when the message dates
+    or Arrival-Date (``when``, from :func:`stated_time`); None when the message dates
     neither (then no sent-log can say whether it covers the original: "now" is a guess, and
     an archive scored today would be judged by today's log)."""
     sent = _parse_date(bounce.original_date)
