@@ -29,10 +29,11 @@ def start(directory: Path, model: Path) -> tuple[subprocess.Popen, Path, Path]:
     sock, log = directory / "milter.sock", directory / "milter.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "backscatter", "milter", "--socket", f"unix:{sock}",
-         "--socket-mode", "600", "--model", str(model)],
+         "--socket-mode", "600", "--no-socket-check", "--model", str(model)],
         stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )  # fmt: skip
-    if not wait_for(lambda: sock.exists() or process.poll() is not None, 120):
+    started = lambda: "milter started" in log.read_text() or process.poll() is not None  # noqa: E731
+    if not wait_for(started, 120):
         process.kill()
         pytest.fail("the milter did not start")
     assert process.poll() is None, log.read_text()

@@ -103,6 +103,8 @@ def milter_command(
     Before the first connection the unix socket gets --socket-group/--socket-mode and the
     milter checks that the MTA user can connect; if it cannot, it refuses to start (exit 2)
     saying what to change. Stops on SIGTERM/SIGINT with a summary line; the socket is removed.
+    SIGUSR1 reloads the model file (a bad file is logged, the old model kept); SIGHUP stops
+    it, as libmilter decides.
 
     Example (Debian, smtpd chrooted in /var/spool/postfix; main.cf: smtpd_milters =
     unix:backscatter/milter.sock): backscatter milter
@@ -112,7 +114,10 @@ def milter_command(
     # libmilter stops on these through its own sigwait() thread, which sees them only if
     # every thread blocks them; threads started before smfi_main (OpenBLAS's, at model load)
     # inherit this mask. Unblocked, SIGTERM killed the process: no stop line, socket left.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    # SIGUSR1 too: it reloads the model (reload_on_signal's thread takes it; SIGHUP, which
+    # libmilter takes as stop, cannot).
+    stops_and_reload = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops_and_reload)
     started = time.monotonic()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -150,6 +155,10 @@ def milter_command(
     gid = _socket_gid(socket_group, account)
     log = logging.getLogger("backscatter.milter")
     core = build_core(model, sent_log, config, threshold, spoofed_action, on_error)
+    from backscatter.filters.workers import ScoringPool, reload_on_signal
+
+    core.pool.model = ScoringPool.describe(model or shipped_model_path())
+    reload_on_signal(core.pool, model or shipped_model_path(), log)
 
     def opened() -> None:
         """Between libmilter's bind and its first accept: the socket's group and mode, the
