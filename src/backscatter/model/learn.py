@@ -44,7 +44,6 @@ from sklearn.pipeline import Pipeline
 from backscatter.errors import BackscatterError
 from backscatter.features import CATALOG, BounceFeatures, load_config
 from backscatter.model.train import (
-    CLASS_NAMES,
     GENUINE,
     SPOOFED,
     Dropped,
@@ -400,13 +399,6 @@ def worse_reason(shipped: dict[str, Any], new: dict[str, Any]) -> str | None:
             f"{fp_after:.2%} of genuine bounces spoofed, the shipped model {fp_before:.2%}"
         )
     return None
-
-
-def class_counts(corrections: Sequence[Correction]) -> dict[str, int]:
-    counts = {name: 0 for name in CLASS_NAMES.values()}
-    for c in corrections:
-        counts[CLASS_NAMES[c.label]] += 1
-    return counts
 
 
 def report_record(outcome: Outcome, model: str, threshold: float, dropped: Any) -> dict[str, Any]:
