@@ -498,9 +498,12 @@ def _work(channel: socket.socket, detector: Detector) -> NoReturn:
 
 
 def _reopen_sent_log(detector: Detector) -> None:
-    """A connection of its own: SQLite forbids using one opened before the fork."""
+    """A connection of its own: SQLite forbids using one opened before the fork, and a
+    PostgreSQL connection's socket must not be shared with the parent."""
     from backscatter.sentlog import SqliteSentLog
 
     store = detector.sent_log
     if isinstance(store, SqliteSentLog):
         detector.sent_log = SqliteSentLog(store.path, readonly=True)
+    elif store is not None and hasattr(store, "after_fork"):
+        store.after_fork()

@@ -92,6 +92,8 @@ _COLUMNS = "message_id, sent_at, sender, recipient, subject"
 _KEY_ORDER = "recipient, sent_at, sender, COALESCE(message_id, '')"
 #: Rows per COPY transaction; fewer than this go through one INSERT of arrays.
 _BATCH = 50_000
+#: Connections a forked child inherited: kept, never used or closed (see after_fork).
+_INHERITED: list[Any] = []
 _SMALL = 200
 #: Index entries above this many bytes are refused by PostgreSQL (see the docstring).
 _MAX_KEY_BYTES = 2600
@@ -278,6 +280,17 @@ class PostgresSentLog:
             connection.execute("SET default_transaction_read_only = on")
         self._staged = False
         return connection
+
+    def after_fork(self) -> None:
+        """In a forked child (a scoring worker): the parent's connection shares its socket
+        with the parent, so the child must neither use it nor close it (closing would send
+        the server a Terminate that ends the parent's session). It is kept referenced and
+        never finalised (workers leave with ``os._exit``); the next query opens the child's
+        own connection."""
+        if self._connection is not None:
+            _INHERITED.append(self._connection)
+        self._connection = None
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         with self._lock:
