@@ -179,3 +179,16 @@ def test_unscored_headers_say_why_and_flag_claimed_bounces():
         f"No, score=? required=0.50 tests=BOUNCE_UNSCORED unscored=budget version={__version__}"
     )
     assert "tests=NONE" in unfold(unscored_headers("size", False, 0.7)[1][1])
+
+
+@pytest.mark.parametrize(
+    "fixture", ["fake_ndr_html_quarantine.eml", "fake_ndr_plain_release_link.eml"]
+)
+def test_the_evidence_says_each_fact_once(detector, fixture):
+    """"1 link(s) to 1 domain(s)" and "asks to log in" are parts of the link-with-lure
+    sentence: a header that repeats them reads as noise to the user deciding on it."""
+    evidence = detector.score((DATA / "formats" / fixture).read_bytes()).evidence
+    assert evidence
+    for i, sentence in enumerate(evidence):
+        others = evidence[:i] + evidence[i + 1 :]
+        assert not any(sentence in other for other in others), evidence

@@ -179,8 +179,16 @@ def explain(evidence: Evidence, pushes: np.ndarray, spoofed: bool, most: int = 3
         if render is None or (not spoofed and name in _WARNINGS_ONLY):
             continue
         sentence = render(evidence)
-        if sentence not in sentences:
-            sentences.append(sentence)
+        # "3 links to 2 domains" or "asks to log in" is said once: not again beside "3 links
+        # to 2 domains, with wording that asks to log in" (link_with_lure), whichever comes
+        # first.
+        if any(sentence in said for said in sentences):
+            continue
+        longer = [i for i, said in enumerate(sentences) if said in sentence]
+        if longer:
+            sentences[longer[0]] = sentence
+            continue
+        sentences.append(sentence)
         if len(sentences) == most:
             break
     return sentences
