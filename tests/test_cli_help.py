@@ -100,7 +100,7 @@ def test_paths_argument_reads_path_dots():
 def test_choices_are_shown():
     ctx = _context(("parse",))
     option = next(p for p in ROOT.commands["parse"].params if p.name == "output_format")
-    assert option.get_help_record(ctx)[0] == "-f, --format [jsonl|json|table|csv]"
+    assert option.get_help_record(ctx)[0] == "-f, --format [jsonl|json|table|csv|parquet]"
 
 
 def test_version_as_the_console_script_prints_it():
