@@ -267,7 +267,7 @@ class Meter:
         elapsed = self.elapsed
         count = self.messages if messages is None else messages
         rate = count / elapsed if elapsed > 0 else 0.0
-        return f"in {elapsed:.1f} s ({rate:,.0f} msg/s)"
+        return f"in {elapsed:.{1 if elapsed >= 1 else 2}f} s ({rate:,.0f} msg/s)"
 
     def __enter__(self) -> Meter:
         return self
