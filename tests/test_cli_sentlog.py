@@ -85,3 +85,18 @@ def test_batv_sign_and_verify_exit_codes():
     assert (wrong.returncode, wrong.stdout) == (1, "invalid: the tag's signature does not match\n")
     bad_key = run("batv", "sign", "--secret", "s", "--key", "12", "a@b.example")
     assert bad_key.returncode == 2 and "one digit" in bad_key.stderr
+
+
+def test_malformed_lines_reach_the_terminal_without_their_escape_sequences(tmp_path):
+    """A log line is data from the network (a Subject, an address): an ESC in it must not
+    retitle or recolour the operator's terminal when import shows it as malformed."""
+    log = tmp_path / "sent.csv"
+    log.write_text(
+        "message_id,sent_at,sender,recipient\n"
+        "a1@ours.example,2025-06-01T10:00:00Z,ann@ours.example,kim@far.example\n"
+        "\x1b]0;owned\x07\x1b[31mnot,a,row\n",
+        encoding="utf-8",
+    )
+    result = run("sentlog", "import", "--format", "csv", "--db", str(tmp_path / "s.db"), str(log))
+    assert "malformed" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

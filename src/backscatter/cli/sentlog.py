@@ -22,6 +22,7 @@ import typer
 
 from backscatter.cli.app import app, examples
 from backscatter.errors import BackscatterError, InputError
+from backscatter.render import clean
 
 if TYPE_CHECKING:
     from backscatter.sentlog.importers import Progress
@@ -97,7 +98,7 @@ def import_command(
                 with _progress(path) as progress:
                     file_read, file_added = store.add(reader(path, tally, progress))
             except InputError as exc:
-                typer.echo(f"backscatter: {exc}", err=True)
+                typer.echo(f"backscatter: {clean(exc)}", err=True)
                 unreadable += 1
                 continue
             except SentLogUnavailable as exc:
@@ -108,9 +109,9 @@ def import_command(
             read, added = read + file_read, added + file_added
     typer.echo(f"read {read} recipient rows, {added} new; {tally.malformed} malformed lines")
     for example in tally.examples:
-        typer.echo(f"  malformed: {example}", err=True)
+        typer.echo(f"  malformed: {clean(example)}", err=True)  # log text, not terminal input
     for stop in tally.stopped:
-        typer.echo(f"backscatter: {stop}", err=True)
+        typer.echo(f"backscatter: {clean(stop)}", err=True)
     if unreadable or tally.stopped:
         raise typer.Exit(1)
 
