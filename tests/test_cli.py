@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tests.conftest import DATA
 
+EXAMPLES = DATA.parent.parent / "data" / "examples" / "bounces.mbox"
+
 RECORD_FIELDS = {
     "source",
     "is_bounce",
@@ -113,3 +115,13 @@ def test_bundled_example_mailbox_parses():
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["source"] for r in records] == [f"{example}#{n}" for n in range(1, len(records) + 1)]
     assert any(r["is_bounce"] for r in records) and not all(r["is_bounce"] for r in records)
+
+
+def test_every_scoring_command_takes_a_postgresql_dsn_as_written(tmp_path):
+    """--sent-log is one shared option: a DSN reaches the store as typed (a Path would fold
+    its '//' and look for a file named 'postgresql:/...')."""
+    dsn = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
+    for command in (["score"], ["report", "-o", str(tmp_path / "r.html")], ["suppressions"]):
+        result = run(*command, "--sent-log", dsn, str(EXAMPLES))
+        assert result.returncode == 2, (command, result.stderr)
+        assert "postgresql://nobody@127.0.0.1:1/none" in result.stderr, (command, result.stderr)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from backscatter.cli.app import app, examples
+from backscatter.cli.options import ModelOption, SentLogOption, ThresholdOption
 from backscatter.errors import BackscatterError
 
 if TYPE_CHECKING:
@@ -22,15 +23,13 @@ if TYPE_CHECKING:
 
 EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
-SentLogOption = Annotated[
-    str | None,
-    typer.Option("--sent-log", help="Sent-log: a SQLite file or a postgresql:// DSN."),
+# The milter's config also holds its [milter] policy: its own help, same option otherwise.
+MilterConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", metavar="FILE", help="Our infrastructure and [milter] policy (TOML)."
+    ),
 ]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Our infrastructure and [milter] policy (TOML).")
-]
-ModelOption = Annotated[Path | None, typer.Option("--model", help="Model file (default: shipped).")]
-ThresholdOption = Annotated[float, typer.Option("--threshold", help="Spoofed at or above this.")]
 
 
 @app.command(
@@ -47,7 +46,7 @@ def milter_command(
         typer.Option("--socket", help="unix:/path.sock (preferred) or inet:127.0.0.1:PORT"),
     ],
     sent_log: SentLogOption = None,
-    config: ConfigOption = None,
+    config: MilterConfigOption = None,
     model: ModelOption = None,
     threshold: ThresholdOption = 0.5,
     spoofed_action: Annotated[
@@ -250,7 +249,7 @@ _FILTER_EPILOG = examples(
 @app.command("filter", epilog=_FILTER_EPILOG)
 def filter_command(
     sent_log: SentLogOption = None,
-    config: ConfigOption = None,
+    config: MilterConfigOption = None,
     model: ModelOption = None,
     threshold: ThresholdOption = 0.5,
     max_kb: Annotated[

@@ -12,13 +12,11 @@ from typing import Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.options import ConfigOption, SentLogOption, ThresholdOption
 from backscatter.cli.training import (
-    ConfigOption,
     FormatOption,
     LabelsOption,
     ReportFormat,
-    SentLogOption,
-    ThresholdOption,
     _check_threshold,
     _examples,
 )

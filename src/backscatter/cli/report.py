@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption, ThresholdOption
 from backscatter.cli.parse import PathsArgument
 from backscatter.errors import BackscatterError
 
@@ -29,19 +30,10 @@ def report_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The HTML file to write.", show_default=False)
     ],
-    sent_log: Annotated[
-        Path | None,
-        typer.Option("--sent-log", help="Sent-log database (needed to catch backscatter)."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Our infrastructure (TOML).")
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: shipped).")
-    ] = None,
-    threshold: Annotated[
-        float, typer.Option("--threshold", help="Spoofed at or above this probability.")
-    ] = 0.5,
+    sent_log: SentLogOption = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = 0.5,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Worker processes scoring in parallel.")
     ] = 1,
@@ -79,7 +71,7 @@ def report_command(
         detector.close()
     context = Context(
         inputs=tuple(paths),
-        sent_log=str(sent_log) if sent_log else None,
+        sent_log=sent_log,
         model=str(model) if model else None,
         config=str(config) if config else None,
         threshold=threshold,

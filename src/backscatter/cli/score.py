@@ -23,6 +23,7 @@ from backscatter.cli.engine import (
     score_dask,
     score_parquet,
 )
+from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption, ThresholdOption
 from backscatter.cli.parse import PathsArgument, QuietOption
 from backscatter.errors import BackscatterError
 from backscatter.render import VERDICT_WRITERS, Record
@@ -49,20 +50,9 @@ class Only(StrEnum):
 @app.command("score")
 def score_command(
     paths: PathsArgument,
-    sent_log: Annotated[
-        str | None,
-        typer.Option(
-            "--sent-log",
-            help="Sent-log: a SQLite file or a postgresql:// DSN (without it, backscatter "
-            "looks genuine).",
-        ),
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: shipped).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Our infrastructure (TOML).")
-    ] = None,
+    sent_log: SentLogOption = None,
+    model: ModelOption = None,
+    config: ConfigOption = None,
     output_format: Annotated[
         ScoreFormat,
         typer.Option(
@@ -83,9 +73,7 @@ def score_command(
             "the summary still counts all.",
         ),
     ] = None,
-    threshold: Annotated[
-        float, typer.Option("--threshold", help="Spoofed at or above this.")
-    ] = 0.5,
+    threshold: ThresholdOption = 0.5,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Worker processes; 0: both cores over 50 MB.")
     ] = 0,

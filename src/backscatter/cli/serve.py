@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption, ThresholdOption
 from backscatter.errors import BackscatterError
 
 DEFAULT_SOCKET = "/run/backscatter/backscatter.sock"
@@ -41,16 +42,10 @@ def serve_command(
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Allow --http on a non-loopback address.")
     ] = False,
-    sent_log: Annotated[Path | None, typer.Option("--sent-log", help="Sent-log database.")] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Our infrastructure (TOML).")
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: shipped).")
-    ] = None,
-    threshold: Annotated[
-        float, typer.Option("--threshold", help="Spoofed at or above this.")
-    ] = 0.5,
+    sent_log: SentLogOption = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = 0.5,
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Scoring processes (0: one per core).")
     ] = 0,

@@ -43,8 +43,8 @@ import typer
 
 from backscatter.cli.app import app
 from backscatter.cli.batch import Inputs, Meter, output_stream, progress_wanted
+from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption
 from backscatter.cli.parse import PathsArgument, QuietOption
-from backscatter.cli.training import ConfigOption, SentLogOption
 from backscatter.errors import BackscatterError
 from backscatter.mail.status import RECIPIENT_SIDE
 
@@ -66,9 +66,7 @@ def suppressions_command(
     paths: PathsArgument,
     sent_log: SentLogOption = None,
     config: ConfigOption = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: shipped).")
-    ] = None,
+    model: ModelOption = None,
     output_format: Annotated[
         SuppressionFormat,
         typer.Option("--format", "-f", help="plain, csv, mailchimp or listmonk (import CSV)."),

@@ -12,6 +12,7 @@ import typer
 
 from backscatter.cli.app import app
 from backscatter.cli.engine import ChunkOption, EngineName, EngineOption, SchedulerOption
+from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption, ThresholdOption
 from backscatter.errors import BackscatterError
 
 if TYPE_CHECKING:
@@ -30,17 +31,6 @@ LabelsOption = Annotated[
         "'group' for cross-validation). Labels: genuine, spoofed, backscatter, fake_ndr, "
         "not_bounce/... (skipped), or the corpus's genuine_bounce and spoofed_*.",
     ),
-]
-SentLogOption = Annotated[
-    str | None,
-    typer.Option(
-        "--sent-log",
-        help="Sent-log: a SQLite file or a postgresql:// DSN (needed to catch backscatter).",
-    ),
-]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Our infrastructure (TOML).")]
-ThresholdOption = Annotated[
-    float, typer.Option("--threshold", help="Spoofed at or above this probability.")
 ]
 
 
@@ -216,9 +206,7 @@ def evaluate_command(
     labels: LabelsOption = None,
     sent_log: SentLogOption = None,
     config: ConfigOption = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model file (default: shipped).")
-    ] = None,
+    model: ModelOption = None,
     plots: Annotated[
         Path | None,
         typer.Option(
