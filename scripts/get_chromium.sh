@@ -4,16 +4,6 @@
 # Needs apt-get (root); a no-op when both are already there. fonts-liberation gives the page
 # and the screenshots real glyphs (Chromium only recommends it).
 set -euo pipefail
-wanted=(chromium chromium-driver fonts-liberation)
-missing=()
-for package in "${wanted[@]}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null 2>&1
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  }
-fi
+source "$(dirname "$0")/apt.sh"
+apt_install_missing chromium chromium-driver fonts-liberation
 chromium --version

@@ -5,25 +5,16 @@
 # The tests only run `procmail -m RCFILE` and `sieve-test -c CONFIG`: the system Dovecot
 # service is never used, so it is stopped and kept from starting where that is possible.
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 wanted=(procmail dovecot-core dovecot-sieve)
-missing=()
-for package in "${wanted[@]}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  # policy-rc.d exit 101: the package's maintainer scripts do not start the service.
-  policy=/usr/sbin/policy-rc.d
-  created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && created_policy=1
-  fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null 2>&1
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  }
-  if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
+# policy-rc.d exit 101: the package's maintainer scripts do not start the service.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ] && ! dpkg -s "${wanted[@]}" >/dev/null 2>&1; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && created_policy=1
 fi
+apt_install_missing "${wanted[@]}"
+if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
 # Keep the system service out of the way (the tests never talk to it).
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now dovecot >/dev/null 2>&1 || true

@@ -4,18 +4,10 @@
 # miltertest (protocol-level cases). Needs apt-get (root); a no-op when already there.
 # The package's own system instance is left stopped: the tests never use /etc/postfix.
 set -euo pipefail
-wanted=(postfix libmilter-dev miltertest)
-missing=()
-for package in "${wanted[@]}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  # Answer the package's configuration question ourselves: no system mail configuration.
+source "$(dirname "$0")/apt.sh"
+# Answer the package's configuration question ourselves: no system mail configuration.
+if ! dpkg -s postfix >/dev/null 2>&1; then
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null 2>&1
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  }
 fi
+apt_install_missing postfix libmilter-dev miltertest
 postconf -d mail_version
