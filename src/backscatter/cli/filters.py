@@ -16,12 +16,12 @@ import typer
 from backscatter.cli.app import app, examples
 from backscatter.cli.options import ModelOption, SentLogOption, ThresholdOption
 from backscatter.errors import BackscatterError
+from backscatter.filters.client import EX_TEMPFAIL, quiet_stdout
 
 if TYPE_CHECKING:
     from backscatter.filters import socketcheck
     from backscatter.filters.policy import MilterPolicy
 
-EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
 # The milter's config also holds its [milter] policy: its own help, same option otherwise.
 MilterConfigOption = Annotated[
@@ -309,7 +309,7 @@ def filter_command(
             budget_ms / 1000,
         )
     if status == EX_TEMPFAIL:
-        _quiet_stdout()
+        quiet_stdout()
     raise typer.Exit(status)
 
 
@@ -346,11 +346,3 @@ def _pass_through(source: BinaryIO | None, target: BinaryIO | None, why: str) ->
             target.flush()
     return EX_TEMPFAIL
 
-
-def _quiet_stdout() -> None:
-    """After a failed write, point stdout at /dev/null: the interpreter flushes it on exit,
-    and a second failure there would print a traceback and exit 120."""
-    with contextlib.suppress(OSError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)

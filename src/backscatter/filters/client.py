@@ -18,7 +18,10 @@ import socket
 import sys
 import time
 
-EX_TEMPFAIL = 75  # sysexits.h, as spamc -x and Postfix pipe read it
+#: sysexits.h EX_TEMPFAIL, as spamc -x, procmail and Postfix pipe read it: retry later,
+#: nothing is lost. Defined here, in the one filter module that imports only the standard
+#: library, for the pipe filter and the command line too.
+EX_TEMPFAIL = 75
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_KB = 10240
 _CHUNK = 1 << 20
@@ -115,7 +118,7 @@ def run(options: ClientOptions) -> int:
         target.flush()
     except (OSError, ValueError) as exc:
         _warn(f"cannot pass the message on: {exc}")
-        _quiet_stdout()
+        quiet_stdout()
         return EX_TEMPFAIL
     return status
 
@@ -194,8 +197,9 @@ def _warn(message: str) -> None:
         print(f"backscatter: {message}"[:500].replace("\n", " "), file=sys.stderr, flush=True)
 
 
-def _quiet_stdout() -> None:
-    """After a failed write, stdout points at /dev/null: the flush at exit must not fail."""
+def quiet_stdout() -> None:
+    """After a failed write, point stdout at /dev/null: the interpreter flushes it on exit,
+    and a second failure there would print a traceback and exit 120."""
     with contextlib.suppress(OSError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from backscatter.errors import BackscatterError
+from backscatter.filters.client import EX_TEMPFAIL
 from backscatter.filters.headers import field_name, is_ours, unscored_headers, verdict_headers
 from backscatter.filters.unscored import BUDGET, claims_bounce
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 Headers = list[tuple[str, str]]
 
-EX_TEMPFAIL = 75  # sysexits.h: mail systems retry later, nothing is lost
 
 _CHUNK = 1 << 20
 _CR, _LF = 13, 10
