@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import typer
 
 from backscatter.errors import BackscatterError
+from backscatter.filters.client import quiet_stdout
 
 if TYPE_CHECKING:
     from backscatter.mail import RawMessage, SourceError
@@ -49,7 +50,7 @@ def output_stream(output: Path | None) -> Iterator[TextIO]:
             out.flush()
         except BrokenPipeError:
             if out is sys.stdout:
-                _discard_stdout()
+                quiet_stdout()
             raise typer.Exit(0) from None
 
 
@@ -61,16 +62,6 @@ def _open(output: Path | None, stack: ExitStack) -> TextIO:
     except OSError as exc:
         raise BackscatterError(f"cannot write {output}: {exc.strerror or exc}") from None
 
-
-def _discard_stdout() -> None:
-    """Point standard output at /dev/null, so what Python still holds in its buffer goes
-    nowhere at exit instead of raising again (the recipe in Python's signal docs)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 class Inputs:
@@ -96,6 +87,18 @@ class Inputs:
                 self._source_error(item)
                 continue
             yield item
+
+    def batches(self, size: int = 256) -> Iterator[list[RawMessage]]:
+        """:meth:`messages` in lists for ``Detector.score_many`` (and the worker pools,
+        which take a batch per task)."""
+        batch: list[RawMessage] = []
+        for message in self.messages():
+            batch.append(message)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def read_error(self, item: SourceError) -> None:
         """An input a reader other than :meth:`messages` could not read (``--engine dask``

@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from backscatter.cli.app import app
+from backscatter.cli.batch import Inputs
 from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption, ThresholdOption
 from backscatter.cli.parse import PathsArgument
 from backscatter.errors import BackscatterError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
 
-    from backscatter.mail import RawMessage
-    from backscatter.report import ReportData
+    pass
 
 _BATCH = 256
 
@@ -58,7 +57,8 @@ def report_command(
     started = time.perf_counter()
     detector = Detector.load(model, sent_log, config, threshold)  # fails early on bad options
     data = ReportData(sent_log=sent_log is not None)
-    batches = _batches(paths, data)
+    inputs = Inputs(paths)
+    batches = inputs.batches()
     if jobs > 1:
         detector.close()
         verdicts = score_in_parallel(batches, jobs, model, sent_log, config, threshold)
@@ -69,6 +69,7 @@ def report_command(
             data.add(verdict)
     finally:
         detector.close()
+    data.unreadable = len(inputs.unreadable)
     context = Context(
         inputs=tuple(paths),
         sent_log=sent_log,
@@ -93,23 +94,5 @@ def report_command(
             "note: without --sent-log backscatter cannot be detected; the report says so",
             err=True,
         )
-    if data.unreadable:
-        raise typer.Exit(1)
-
-
-def _batches(paths: list[str], data: ReportData) -> Iterator[list[RawMessage]]:
-    """Messages in batches for score_many; unreadable inputs are reported and counted."""
-    from backscatter.mail import SourceError, iter_messages
-
-    batch: list[RawMessage] = []
-    for item in iter_messages(paths):
-        if isinstance(item, SourceError):
-            data.unreadable += 1
-            typer.echo(f"backscatter: cannot read {item.source}: {item.message}", err=True)
-            continue
-        batch.append(item)
-        if len(batch) == _BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    if inputs.exit_status:
+        raise typer.Exit(inputs.exit_status)

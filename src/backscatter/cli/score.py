@@ -30,7 +30,6 @@ from backscatter.render import VERDICT_WRITERS, Record
 
 if TYPE_CHECKING:
     from backscatter.detector import Verdict
-    from backscatter.mail import RawMessage
 
 
 class ScoreFormat(StrEnum):
@@ -111,7 +110,7 @@ def score_command(
         )
     with Meter(paths, progress_wanted(output, quiet)) as meter:
         inputs.meter = meter
-        batches = _batches(inputs)
+        batches = inputs.batches(_BATCH)
         if cluster is not None:
             detector.close()
             verdicts = score_dask(paths, cluster, inputs, model, sent_log, config, threshold)
@@ -140,16 +139,6 @@ def _auto_jobs(paths: list[str]) -> int:
         return min(2, os.cpu_count() or 1)
     return 1
 
-
-def _batches(inputs: Inputs) -> Iterator[list[RawMessage]]:
-    batch: list[RawMessage] = []
-    for message in inputs.messages():
-        batch.append(message)
-        if len(batch) == _BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @dataclass

@@ -50,7 +50,6 @@ from backscatter.mail.status import RECIPIENT_SIDE
 
 if TYPE_CHECKING:
     from backscatter.detector import Detector, Verdict
-    from backscatter.mail import RawMessage
 
 
 
@@ -138,13 +137,7 @@ def _reasons(given: list[str] | None) -> frozenset[str] | None:
 
 
 def _verdicts(detector: Detector, inputs: Inputs) -> Iterator[Verdict]:
-    batch: list[RawMessage] = []
-    for message in inputs.messages():
-        batch.append(message)
-        if len(batch) == 256:
-            yield from detector.score_many(batch)
-            batch = []
-    if batch:
+    for batch in inputs.batches():
         yield from detector.score_many(batch)
 
 
