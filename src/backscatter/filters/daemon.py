@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
 import signal
 import socket
 import socketserver
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
@@ -51,11 +52,27 @@ _IO_TIMEOUT = 30  # seconds a client may stall mid-request before its thread giv
 
 @dataclass
 class Answer:
-    """One scored message: what the log line and every endpoint need."""
+    """One scored message: what the log line and every endpoint need. Built in the scoring
+    worker (:func:`for_headers`, :func:`for_record`): a few hundred bytes cross back to the
+    daemon instead of a Verdict to unpickle, and the daemon's threads do only I/O."""
 
-    verdict: Verdict | None
+    verdict: str | None  # None: unscored
+    score: float | None
     unscored: Unscored | None
     headers: list[tuple[str, str]]
+    record: bytes | None = None  # the /score body, when asked for
+
+
+def for_headers(verdict: Verdict) -> Answer:
+    """In the worker: what /headers and /filter need."""
+    return Answer(verdict.verdict, verdict.spoofed_probability, None, verdict_headers(verdict))
+
+
+def for_record(verdict: Verdict) -> Answer:
+    """In the worker: what /score needs, the JSON record included."""
+    answer = for_headers(verdict)
+    answer.record = to_json(verdict.to_record())
+    return answer
 
 
 class ScoringService:
@@ -68,16 +85,20 @@ class ScoringService:
         self.started = time.time()
         self.messages = 0
 
-    def answer(self, data: bytes, envelope: Envelope | None, budget_s: float) -> Answer:
-        result = self.pool.score(data, "-", envelope, budget_s)
+    def answer(
+        self, data: bytes, envelope: Envelope | None, budget_s: float, record: bool = False
+    ) -> Answer:
+        """The scored message; with ``record``, its JSON record too (for /score)."""
+        shape = for_record if record else for_headers
+        result = self.pool.score(data, "-", envelope, budget_s, shape)
         self.messages += 1
         if isinstance(result, Unscored):
             sender = envelope.sender if envelope is not None else None
             added = unscored_headers(
                 result.reason, claims_bounce(data, sender), self.pool.threshold
             )
-            return Answer(None, result, added)
-        return Answer(result, None, verdict_headers(result))
+            return Answer(None, None, result, added)
+        return result  # type: ignore[no-any-return]
 
     def filtered(
         self, head: bytes, envelope: Envelope | None, budget_s: float
@@ -90,7 +111,7 @@ class ScoringService:
             return answers[-1].headers
 
         output = filter_with(headers_for, head)
-        return output, answers[0] if answers else Answer(None, None, [])
+        return output, answers[0] if answers else Answer(None, None, None, [])
 
     def health(self) -> dict[str, Any]:
         return {
@@ -108,14 +129,14 @@ class ScoringService:
         }
 
 
-def record_of(answer: Answer) -> dict[str, Any]:
+def record_of(answer: Answer) -> bytes:
     """The ``score -f jsonl`` record; for an unscored message, what could be said of it."""
-    if answer.verdict is not None:
-        return answer.verdict.to_record()
+    if answer.record is not None:
+        return answer.record
     reason = answer.unscored.reason if answer.unscored is not None else "error"
     status = dict(answer.headers).get("X-Backscatter-Status", "")
-    return {"source": "-", "verdict": "unscored", "unscored": reason,
-            "claims_bounce": "BOUNCE_UNSCORED" in status}  # fmt: skip
+    return to_json({"source": "-", "verdict": "unscored", "unscored": reason,
+                    "claims_bounce": "BOUNCE_UNSCORED" in status})  # fmt: skip
 
 
 def to_json(record: dict[str, Any]) -> bytes:
@@ -181,9 +202,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._reply_streaming(output, spool, rest)
         else:
             rest = body.drain()
-            answer = self.service.answer(head, envelope, budget_s)
+            answer = self.service.answer(head, envelope, budget_s, url.path == "/score")
             if url.path == "/score":
-                self._reply(200, to_json(record_of(answer)), "application/json")
+                self._reply(200, record_of(answer), "application/json")
             else:
                 block = "".join(
                     f"{name}: {value}".replace("\n", "\r\n") + "\r\n"  # folds: CRLF too
@@ -223,8 +244,22 @@ class Handler(BaseHTTPRequestHandler):
     def address_string(self) -> str:
         return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once a second rather than once a response."""
+        global _date
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        if _date[0] != now:
+            _date = (now, super().date_time_string(now))
+        return _date[1]
+
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s", self.address_string(), format % args)
+
+
+_date: tuple[int, str] = (0, "")
 
 
 class RequestBody:
@@ -295,8 +330,8 @@ def _summary(path: str, size: int, answer: Answer, started: float) -> str:
     parts = [
         f"path={path}",
         f"bytes={size}",
-        f"verdict={verdict.verdict if verdict else 'unscored' if answer.unscored else '-'}",
-        f"score={verdict.spoofed_probability:.4f}" if verdict else "score=-",
+        f"verdict={verdict or ('unscored' if answer.unscored else '-')}",
+        f"score={answer.score:.4f}" if answer.score is not None else "score=-",
         f"ms={(time.perf_counter() - started) * 1000:.1f}",
     ]
     if answer.unscored is not None:
@@ -304,15 +339,61 @@ def _summary(path: str, size: int, answer: Answer, started: float) -> str:
     return " ".join(parts)
 
 
-class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    block_on_close = False
+class PooledMixIn:
+    """Connections served by reused threads, at most :data:`MAX_THREADS` at once.
+
+    socketserver's ThreadingMixIn starts a thread per connection: ~0.1 ms of the daemon's
+    time per message (a client such as ``filter --connect`` opens one connection per
+    message, as spamc does), and no bound on how many a flood of connections makes. Here a
+    thread is started only when none is free; past the cap, accepted connections wait
+    their turn in order. The threads are daemonic: a client stalled mid-request never holds
+    up shutdown."""
+
+    MAX_THREADS = 128
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._requests: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._pool_lock = threading.Lock()
+        self._free = 0
+        self._threads: list[threading.Thread] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._pool_lock:
+            if self._free == 0 and len(self._threads) < self.MAX_THREADS:
+                thread = threading.Thread(target=self._serve, name="connection", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._requests.put((request, client_address))
+
+    def _serve(self) -> None:
+        while True:
+            with self._pool_lock:
+                self._free += 1
+            item = self._requests.get()
+            with self._pool_lock:
+                self._free -= 1
+            if item is None:
+                return
+            request, client_address = item
+            try:
+                self.finish_request(request, client_address)  # type: ignore[attr-defined]
+            except Exception:
+                self.handle_error(request, client_address)  # type: ignore[attr-defined]
+            finally:
+                self.shutdown_request(request)  # type: ignore[attr-defined]
+
+    def server_close(self) -> None:
+        super().server_close()  # type: ignore[misc]
+        for _ in self._threads:
+            self._requests.put(None)
 
 
-class LoopbackHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class UnixHTTPServer(PooledMixIn, socketserver.UnixStreamServer):
+    pass
 
+
+class LoopbackHTTPServer(PooledMixIn, HTTPServer):
     def server_bind(self) -> None:
         """As HTTPServer's, without its reverse DNS lookup of our own address."""
         socketserver.TCPServer.server_bind(self)

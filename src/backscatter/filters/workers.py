@@ -19,8 +19,15 @@ How the processes are made, and why:
   however it dies, the zygote and the workers go too (no orphans).
 - A worker reopens the sent-log after the fork (SQLite connections must not cross a fork).
 
-A request is a length-prefixed pickle of (message, source, envelope); a reply the pickled
-Verdict (both ends are this module, in processes forked from the same parent).
+A request is a length-prefixed pickle of (message, source, envelope, shape); a reply the
+pickled Verdict, or ``shape(verdict)`` when the caller named a module-level function: the
+daemon has its workers build the headers or the JSON record, so that what crosses back is a
+few hundred bytes, not a Verdict to unpickle (both ends are this module, in processes forked
+from the same parent).
+
+Before the zygote is forked, what scoring imports lazily is imported and the heap is frozen
+(``gc.freeze``): a new worker neither pays an import on some message's budget nor has the
+collector walk (and so copy) the model's pages that it shares with its parent.
 
 Reloading the model (issue 13, SIGHUP): the *zygote* loads the new file (the allowlisted
 skops load, the feature contract, one warm-up message scored to a probability) and says so;
@@ -33,6 +40,7 @@ any check leaves the zygote, and so every worker, with the old one.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
 import os
@@ -43,8 +51,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from backscatter.filters.unscored import BUDGET, ERROR, Unscored
 
@@ -131,8 +140,7 @@ class ScoringPool:
         self._closed = False
         self._generation = 0
         self.model = ""  # what /health and the log call the model (set by the daemon)
-        with contextlib.suppress(Exception):  # a failed warm-up only costs the first message
-            detector.score(_WARM_UP, "warm-up")
+        _warm(detector)
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:  # the zygote
@@ -172,11 +180,13 @@ class ScoringPool:
         source: str = "-",
         envelope: Envelope | None = None,
         budget_s: float | None = None,
-    ) -> Verdict | Unscored:
-        """The message's Verdict, or :class:`Unscored` when it overran ``budget_s`` (waiting
-        for a free worker included; None or <= 0: no budget) or its worker failed."""
+        shape: Callable[[Verdict], Any] | None = None,
+    ) -> Any:
+        """The message's Verdict (or ``shape(verdict)``, computed in the worker; ``shape``
+        must be a module-level function), or :class:`Unscored` when it overran ``budget_s``
+        (waiting for a free worker included; None or <= 0: no budget) or its worker failed."""
         deadline = time.monotonic() + budget_s if budget_s and budget_s > 0 else None
-        request = pickle.dumps((data, source, envelope), protocol=pickle.HIGHEST_PROTOCOL)
+        request = pickle.dumps((data, source, envelope, shape), protocol=pickle.HIGHEST_PROTOCOL)
         while True:
             worker = self._take(deadline)
             if worker is None:
@@ -195,7 +205,7 @@ class ScoringPool:
                 self._replace(worker, killed=False)
                 return Unscored(ERROR, f"worker {worker.pid} failed: {type(exc).__name__}")
             self._release(worker)
-            return reply  # type: ignore[no-any-return]
+            return reply
 
     def _take(self, deadline: float | None) -> _Worker | None:
         while True:
@@ -363,6 +373,20 @@ def reload_on_signal(
     return thread
 
 
+def _warm(detector: Detector) -> None:
+    """Before the first fork: import what scoring imports lazily, score one message (what
+    it imports on first use is then in every worker; the first message otherwise takes
+    ~0.5 s), and freeze the heap, so that the collector in a worker never walks the objects
+    it shares with its parent (walking them writes to their pages, which copies them)."""
+    from backscatter.mail.addresses import preload
+
+    preload()
+    with contextlib.suppress(Exception):  # a failed warm-up only costs the first message
+        detector.score(_WARM_UP, "warm-up")
+    gc.collect()
+    gc.freeze()
+
+
 def _reap(pid: int, wait_s: float = 5.0) -> None:
     deadline = time.monotonic() + wait_s
     while True:
@@ -457,6 +481,8 @@ def _reloaded(control: socket.socket, detector: Detector) -> Detector:
             raise ValueError(f"it scores a plain bounce {checked.verdict}")
         fresh = Loaded(model, detector.sent_log, detector.config, detector.threshold)
         reply = f"ok:{Path(path).name} sha256:{digest}"
+        gc.collect()
+        gc.freeze()  # as _warm: the new model's pages stay shared with the new workers
     except Exception as exc:  # whatever is wrong with the file, the old model stays
         why = str(exc) if path in str(exc) else f"{path}: {exc}"
         fresh, reply = detector, f"error:{why}".replace("\n", " ")[:500]
@@ -486,9 +512,11 @@ def _work(channel: socket.socket, detector: Detector) -> NoReturn:
                 request = _receive(channel, None)
             except EOFError:
                 break
-            data, source, envelope = pickle.loads(request)
+            data, source, envelope, shape = pickle.loads(request)
             try:
                 reply: object = detector.score(data, source, envelope)
+                if shape is not None:
+                    reply = shape(reply)
             except Exception as exc:  # Detector.score does not raise on mail; be sure
                 reply = Unscored(ERROR, f"{type(exc).__name__}: {exc}"[:200])
             _send(channel, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
