@@ -154,6 +154,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = f"backscatter/{__version__}"
     timeout = _IO_TIMEOUT
+    wbufsize = _CHUNK  # a response's head and body leave in one write (flushed per request)
     service: ScoringService  # set on the subclass the daemon builds
 
     def do_GET(self) -> None:

@@ -134,7 +134,7 @@ class ScoringPool:
         self.threshold = detector.threshold
         self.killed = 0  # workers stopped for overrunning their budget
         self.died = 0  # workers that died on their own (a crash, the OOM killer)
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._live: dict[int, _Worker] = {}
         self._lock = threading.Lock()  # the zygote channel and the live set
         self._closed = False
@@ -406,30 +406,45 @@ def _reap(pid: int, wait_s: float = 5.0) -> None:
 
 
 def _send(channel: socket.socket, payload: bytes) -> None:
-    channel.settimeout(None)
-    channel.sendall(_LENGTH.pack(len(payload)))
-    channel.sendall(payload)
+    """The length and the payload in one system call (``sendmsg`` gathers them) where the
+    payload fits the socket buffer, as a message and its answer almost always do."""
+    if channel.gettimeout() is not None:
+        channel.settimeout(None)
+    header = _LENGTH.pack(len(payload))
+    sent = channel.sendmsg([header, payload])
+    if sent < len(header) + len(payload):
+        channel.sendall((header + payload)[sent:])
 
 
 def _receive(channel: socket.socket, deadline: float | None) -> bytes:
-    (size,) = _LENGTH.unpack(_exactly(channel, _LENGTH.size, deadline))
-    return _exactly(channel, size, deadline)
+    """One length-prefixed payload, or TimeoutError at the deadline, or EOFError when the
+    peer is gone. Requests and replies alternate on a channel, so nothing past this payload
+    can be in the socket: the first read takes as much as there is (usually all of it)."""
+    received = _read(channel, _CHUNK, deadline)
+    while len(received) < _LENGTH.size:
+        received += _read(channel, _CHUNK, deadline)
+    (size,) = _LENGTH.unpack_from(received)
+    total = _LENGTH.size + size
+    if len(received) >= total:
+        return received[_LENGTH.size : total]
+    buffer = bytearray(received)
+    while len(buffer) < total:
+        buffer += _read(channel, min(total - len(buffer), _CHUNK), deadline)
+    return bytes(buffer[_LENGTH.size :])
 
 
-def _exactly(channel: socket.socket, size: int, deadline: float | None) -> bytes:
-    """``size`` bytes, or TimeoutError at the deadline, or EOFError when the peer is gone."""
-    received = bytearray()
-    while len(received) < size:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            channel.settimeout(remaining)
-        chunk = channel.recv(min(size - len(received), _CHUNK))
-        if not chunk:
-            raise EOFError("the other end closed the channel")
-        received += chunk
-    return bytes(received)
+def _read(channel: socket.socket, size: int, deadline: float | None) -> bytes:
+    if deadline is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        channel.settimeout(remaining)
+    elif channel.gettimeout() is not None:
+        channel.settimeout(None)
+    chunk = channel.recv(size)
+    if not chunk:
+        raise EOFError("the other end closed the channel")
+    return chunk
 
 
 def _quiet_signals() -> None:
