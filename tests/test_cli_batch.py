@@ -184,3 +184,20 @@ def test_parse_csv_is_one_row_per_failed_recipient():
         ("2", "nobody@receiver.example", "hard"),
     ]
     assert {r["is_bounce"] for r in read} == {"yes"}
+
+
+def test_csv_cells_from_the_mail_cannot_run_as_spreadsheet_formulas(tmp_path):
+    """A forged report's Reporting-MTA is the forger's text, and CSV files get opened in
+    spreadsheets: a cell that would start a formula is written with an apostrophe first."""
+    forged = tmp_path / "forged.eml"
+    forged.write_bytes(
+        BOUNCE.read_bytes().replace(
+            b"Reporting-MTA: dns; ", b"Reporting-MTA: dns; =HYPERLINK(\"http://x.example\")", 1
+        )
+    )
+    assert forged.read_bytes() != BOUNCE.read_bytes()
+    result = invoke("parse", "-f", "csv", str(forged), str(BOUNCE))
+    assert result.exit_code == 0
+    read = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert read[0]["reporting_mta"].startswith("'=HYPERLINK(")
+    assert not read[1]["reporting_mta"].startswith("'")

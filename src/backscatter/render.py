@@ -317,6 +317,20 @@ def _csv_rows(record: Record, number: int) -> Iterable[dict[str, object]]:
         }
 
 
+#: Columns whose text comes from the mail, so from whoever sent it.
+_CSV_FROM_MAIL = frozenset({"recipient", "reporting_mta", "original_message_id", "evidence"})
+#: A cell starting with one of these is run as a formula when the file is opened in a
+#: spreadsheet (OWASP, "CSV Injection"); a leading apostrophe makes it plain text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(column: str, value: object) -> str:
+    text = clean(value)
+    if column in _CSV_FROM_MAIL and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
 def _write_csv(records: Iterable[Record], out: TextIO, columns: tuple[str, ...]) -> None:
     import csv
 
@@ -324,7 +338,7 @@ def _write_csv(records: Iterable[Record], out: TextIO, columns: tuple[str, ...])
     writer.writerow(columns)
     for number, record in enumerate(records, 1):
         for row in _csv_rows(record, number):
-            writer.writerow([clean(row[c]) for c in columns])
+            writer.writerow([_csv_cell(c, row[c]) for c in columns])
 
 
 def write_verdict_csv(records: Iterable[Record], out: TextIO) -> None:
