@@ -347,10 +347,12 @@ class PooledMixIn:
     time per message (a client such as ``filter --connect`` opens one connection per
     message, as spamc does), and no bound on how many a flood of connections makes. Here a
     thread is started only when none is free; past the cap, accepted connections wait
-    their turn in order. The threads are daemonic: a client stalled mid-request never holds
-    up shutdown."""
+    their turn in order. The cap is high on purpose: a connection that stalls holds its
+    thread for up to the I/O timeout, so a low cap would let a few stalled clients hold up
+    everyone (the socket's mode already limits who can connect). The threads are daemonic:
+    a client stalled mid-request never holds up shutdown."""
 
-    MAX_THREADS = 128
+    MAX_THREADS = 512
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
