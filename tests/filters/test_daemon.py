@@ -249,6 +249,25 @@ def test_four_concurrent_clients(daemon, detector):
         assert (result.returncode, result.stdout) == (0, expected[message])
 
 
+def test_clients_stalled_mid_request_do_not_hold_up_the_others(daemon, detector):
+    """Connection threads are reused and capped; the cap must not let a few stalled
+    clients (a head sent, the body never) stop everyone else being served."""
+    stalled = []
+    try:
+        for _ in range(40):
+            connection = socket.socket(socket.AF_UNIX)
+            connection.connect(str(daemon))
+            connection.sendall(b"POST /headers HTTP/1.1\r\nContent-Length: 500\r\n\r\nFrom:")
+            stalled.append(connection)
+        started = time.monotonic()
+        result = connect(GENUINE, "--connect", str(daemon))
+        assert (result.returncode, result.stdout) == (0, standalone(detector, GENUINE))
+        assert time.monotonic() - started < 10
+    finally:
+        for connection in stalled:
+            connection.close()
+
+
 def test_sigterm_stops_cleanly_removes_the_socket_and_leaves_no_process(tmp_path):
     process, sock, log = start_daemon(tmp_path, "--workers", "2")
     process.send_signal(signal.SIGHUP)  # the reload hook (issue 13): logged, not fatal
@@ -321,3 +340,48 @@ def test_a_worker_that_dies_is_replaced_and_no_message_is_lost_to_it(daemon):
     after = health(daemon)
     assert victim not in after["workers"] and len(after["workers"]) == 2
     assert after["died"] == state["died"] + 1
+
+
+def test_connection_threads_are_reused_and_past_the_cap_connections_wait_their_turn(tmp_path):
+    """PooledMixIn with a cap of 2: a third connection waits while two stall, is served
+    as soon as one of them ends, and many short connections never start a third thread."""
+    import socketserver
+
+    from backscatter.filters.daemon import PooledMixIn
+
+    class Echo(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(self.rfile.readline())
+
+    class Server(PooledMixIn, socketserver.UnixStreamServer):
+        MAX_THREADS = 2
+
+    path = tmp_path / "echo.sock"
+    server = Server(str(path), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def exchange(line: bytes, timeout: float = 5) -> bytes:
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.settimeout(timeout)
+            connection.connect(str(path))
+            connection.sendall(line)
+            return connection.recv(100)
+
+    try:
+        for number in range(20):
+            assert exchange(b"%d\n" % number) == b"%d\n" % number
+        assert len(server._threads) <= 2
+        stalled = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+        for connection in stalled:
+            connection.connect(str(path))
+        with pytest.raises(TimeoutError):
+            exchange(b"third\n", timeout=0.5)  # both threads hold a stalled client
+        stalled[0].sendall(b"done\n")
+        assert stalled[0].recv(100) == b"done\n"
+        assert exchange(b"fourth\n") == b"fourth\n"
+        assert len(server._threads) == 2
+        stalled[1].close()
+        stalled[0].close()
+    finally:
+        server.shutdown()
+        server.server_close()

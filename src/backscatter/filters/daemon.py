@@ -358,26 +358,26 @@ class PooledMixIn:
         super().__init__(*args, **kwargs)
         self._requests: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
         self._pool_lock = threading.Lock()
-        self._free = 0
+        self._free = 0  # threads waiting for a connection that no queued one is promised to
+        self._backlog = 0  # queued connections past the cap, promised to no thread
         self._threads: list[threading.Thread] = []
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Promise the connection to a waiting thread, else to a new one, else (past the
+        cap) to the next thread that finishes; then queue it."""
         with self._pool_lock:
-            if self._free == 0 and len(self._threads) < self.MAX_THREADS:
+            if self._free:
+                self._free -= 1
+            elif len(self._threads) < self.MAX_THREADS:
                 thread = threading.Thread(target=self._serve, name="connection", daemon=True)
                 self._threads.append(thread)
                 thread.start()
+            else:
+                self._backlog += 1
         self._requests.put((request, client_address))
 
     def _serve(self) -> None:
-        while True:
-            with self._pool_lock:
-                self._free += 1
-            item = self._requests.get()
-            with self._pool_lock:
-                self._free -= 1
-            if item is None:
-                return
+        while (item := self._requests.get()) is not None:
             request, client_address = item
             try:
                 self.finish_request(request, client_address)  # type: ignore[attr-defined]
@@ -385,6 +385,11 @@ class PooledMixIn:
                 self.handle_error(request, client_address)  # type: ignore[attr-defined]
             finally:
                 self.shutdown_request(request)  # type: ignore[attr-defined]
+            with self._pool_lock:
+                if self._backlog:
+                    self._backlog -= 1
+                else:
+                    self._free += 1
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
