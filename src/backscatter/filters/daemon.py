@@ -177,8 +177,21 @@ class Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._reply(500, b"internal error\n")
 
+    def setup(self) -> None:
+        super().setup()
+        self.accepted: float | None = getattr(_accepted, "at", None)
+
+    def parse_request(self) -> bool:
+        """Marks when this request's time starts (the ``ms=`` of its log line): the first
+        request on a connection counts from the accept, so the wait for a free thread and
+        the parsing of the head are in it; a later one on a kept-alive connection counts
+        from its request line (the idle time before it is the client's)."""
+        self.started = self.accepted if self.accepted is not None else time.perf_counter()
+        self.accepted = None
+        return super().parse_request()
+
     def _post(self) -> None:
-        started = time.perf_counter()
+        started = self.started
         url = urlsplit(self.path)
         body = self._body()
         if body is None:
@@ -340,6 +353,10 @@ def _summary(path: str, size: int, answer: Answer, started: float) -> str:
     return " ".join(parts)
 
 
+#: When the connection a thread is serving was accepted (see Handler.parse_request).
+_accepted = threading.local()
+
+
 class PooledMixIn:
     """Connections served by reused threads, at most :data:`MAX_THREADS` at once.
 
@@ -356,7 +373,7 @@ class PooledMixIn:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._requests: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[tuple[Any, Any, float] | None] = queue.SimpleQueue()
         self._pool_lock = threading.Lock()
         self._free = 0  # threads waiting for a connection that no queued one is promised to
         self._backlog = 0  # queued connections past the cap, promised to no thread
@@ -374,11 +391,11 @@ class PooledMixIn:
                 thread.start()
             else:
                 self._backlog += 1
-        self._requests.put((request, client_address))
+        self._requests.put((request, client_address, time.perf_counter()))
 
     def _serve(self) -> None:
         while (item := self._requests.get()) is not None:
-            request, client_address = item
+            request, client_address, _accepted.at = item
             try:
                 self.finish_request(request, client_address)  # type: ignore[attr-defined]
             except Exception:
