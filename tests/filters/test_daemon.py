@@ -385,3 +385,22 @@ def test_connection_threads_are_reused_and_past_the_cap_connections_wait_their_t
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_client_that_leaves_before_its_answer_is_one_log_line_not_a_traceback(tmp_path):
+    process, sock, log = start_daemon(tmp_path, "--workers", "1")
+    try:
+        for _ in range(5):
+            with socket.socket(socket.AF_UNIX) as connection:
+                connection.connect(str(sock))
+                head = b"POST /headers HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(GENUINE)
+                connection.sendall(head + GENUINE)
+            # gone before the answer; garbage that is no HTTP at all, too
+            with socket.socket(socket.AF_UNIX) as connection:
+                connection.connect(str(sock))
+                connection.sendall(b"\x16\x03\x01 not http\r\n\r\n")
+        assert health(sock)["status"] == "ok"
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert "Traceback" not in text and "Exception occurred" not in text, text

@@ -244,6 +244,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        self.wfile.flush()  # here, where a client that has gone is caught and logged
 
     def _reply_streaming(self, output: bytes, spool: BinaryIO, rest: int) -> None:
         """The filtered head, then the part of the body past the cap, copied unread."""
@@ -254,6 +255,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(output)
         while chunk := spool.read(_CHUNK):
             self.wfile.write(chunk)
+        self.wfile.flush()
 
     def address_string(self) -> str:
         return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
@@ -407,6 +409,15 @@ class PooledMixIn:
                     self._backlog -= 1
                 else:
                     self._free += 1
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line, not socketserver's traceback on stderr: what escapes a handler
+        here is a client that went away between requests, or a malformed request head."""
+        import sys
+
+        kind, error = sys.exc_info()[:2]
+        name = kind.__name__ if kind is not None else "error"
+        log.warning("connection ended: %s: %s", name, error)
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
