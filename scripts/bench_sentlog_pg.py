@@ -211,6 +211,7 @@ def main() -> int:
             csv_path, log_path = root / "sent.csv", root / "maillog"
             write_csv(csv_path, args.rows)
             expected = write_postfix(log_path, args.rows)
+            os.sync()  # their writeback is not the import's: it would compete with the WAL's
 
             csv_dsn = in_schema(dsn, "bench_csv")
             read, added, seconds = timed_import(csv_dsn, read_csv(str(csv_path), Tally()))
