@@ -232,6 +232,9 @@ def main() -> int:
                 f"in {seconds:.1f} s = {args.rows / seconds:,.0f} lines/s, "
                 f"{added / seconds:,.0f} rows/s"
             )
+            for imported in (csv_dsn, postfix_dsn):  # not racing autovacuum of what was just
+                with psycopg.connect(imported, autocommit=True) as connection:  # imported
+                    connection.execute("VACUUM ANALYZE sent")
             bench_lookups(csv_dsn, args.rows, args.lookups)
             bench_mixed(in_schema(dsn, "bench_mixed"), log_path, args.rows, expected)
     finally:
