@@ -4,6 +4,7 @@ and a database that can go away (issue 11). Against a real throwaway cluster (co
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -246,3 +247,56 @@ def test_what_postgres_cannot_hold_is_stored_safely_or_skipped(pg_dsn):
         [row] = store.by_message_id("nul@sender.example")
         assert row.subject == "x\ufffdy"
         assert store.by_message_id("long@sender.example") == []
+
+
+def test_a_batch_that_looks_new_but_holds_stored_rows_adds_only_the_rest(pg_dsn):
+    """A batch whose first and last rows are new goes in by a plain INSERT; rows in its
+    middle already stored (or one row twice) make it fall back to ON CONFLICT DO NOTHING,
+    with nothing lost and nothing stored twice."""
+    with open_sent_log(pg_dsn, readonly=False) as store:
+        assert store.add(rows(100, start=400)) == (100, 100)  # the milter's path
+        assert store.add(rows(1_000)) == (1_000, 900)
+        twice = [*rows(300, start=2_000), *rows(1, start=2_100)]
+        assert store.add(twice) == (301, 300)
+    assert count(pg_dsn) == (1_300, 1_300)
+
+
+def test_fields_copy_must_escape_are_stored_as_they_were(pg_dsn):
+    odd = ["tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "\\.", ""]
+    batch = [
+        SentRecipient(f"odd{i}@sender.example", T0, "a@sender.example", "b@r.example", subject)
+        for i, subject in enumerate(odd)
+    ]
+    batch.append(SentRecipient(None, T0, "a@sender.example", "c@r.example", None))
+    with open_sent_log(pg_dsn, readonly=False) as store:
+        assert store.add([*batch, *rows(300)]) == (308, 308)  # the COPY path
+        for i, subject in enumerate(odd):
+            [row] = store.by_message_id(f"odd{i}@sender.example")
+            assert row.subject == subject
+        [row] = store.by_recipient("c@r.example", T0, T0)
+        assert (row.message_id, row.subject) == (None, None)
+
+
+def test_an_import_lowers_the_gil_switch_interval_only_while_it_runs(pg_dsn, monkeypatch):
+    monkeypatch.setattr(pg, "_BATCH", 300)  # several batches, so a writer thread
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    def watched(source: Iterator[SentRecipient]) -> Iterator[SentRecipient]:
+        for number, row in enumerate(source):
+            if number == 700:
+                seen.append(sys.getswitchinterval())
+            yield row
+
+    with open_sent_log(pg_dsn, readonly=False) as store:
+        assert store.add(watched(rows(1_000))) == (1_000, 1_000)
+        assert seen == [pytest.approx(min(before, pg._HANDOVER.seconds))]
+        assert sys.getswitchinterval() == before
+
+        def failing() -> Iterator[SentRecipient]:
+            yield from rows(700, start=5_000)
+            raise OSError("log unreadable")
+
+        with pytest.raises(OSError):
+            store.add(failing())
+        assert sys.getswitchinterval() == before
