@@ -15,9 +15,11 @@ import html
 import re
 from email.errors import MessageError
 from email.message import Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import HeaderParser
 from email.policy import compat32
 from functools import cached_property
+
+from backscatter.mail.mimeparse import parse_bytes
 
 #: Report text longer than this is cut before scanning: no MTA writes a longer report, and
 #: scanning work per message stays bounded whatever the message holds.
@@ -42,7 +44,6 @@ _TAG = re.compile(r"<[^<>]{0,2000}>")
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^<>]{0,200}>", re.IGNORECASE)
 _SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,100000}?</\1\s*>", re.I | re.S)
 
-_parser = BytesParser(policy=compat32)
 _header_parser = HeaderParser(policy=compat32)
 
 
@@ -272,7 +273,7 @@ class MessageView:
         lowered = parsed.lower()  # once, for both searches (a cut below keeps a prefix)
         parsed, self.nesting_cut = _bounded_nesting(parsed, lowered)
         parsed, self.fields_cut = _bounded_fields(parsed, lowered)
-        self.message: Message = _parser.parsebytes(parsed)
+        self.message: Message = parse_bytes(parsed)
         self._decoded: dict[str, str] = {}
 
     def header(self, name: str) -> str:
