@@ -105,7 +105,21 @@ def _eight_bit_header(value: email.header.Header) -> str:
 
 
 def decode_payload(part: Message) -> str:
-    """A leaf part's body as text, whatever its transfer encoding or (mis)declared charset."""
+    """A leaf part's body as text, whatever its transfer encoding or (mis)declared charset.
+
+    Kept on the part once decoded, as content_type is: the report text, the plain text, the
+    link reader and rfc3464 ask for the same parts, and each would repeat the transfer
+    decoding and the charset lookup. A part lives as long as its MessageView."""
+    cached = part.__dict__.get(_DECODED)
+    if cached is None:
+        cached = part.__dict__[_DECODED] = _decoded_payload(part)
+    return cached
+
+
+_DECODED = "_backscatter_decoded"
+
+
+def _decoded_payload(part: Message) -> str:
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # compat32 can trip over broken encodings; keep the raw text instead
