@@ -298,8 +298,24 @@ class MessageView:
         key = name.lower()
         value = self._decoded.get(key)
         if value is None:
-            value = self._decoded[key] = header_text(self.message.get(key))
+            value = self._decoded[key] = header_text(self.get(key))
         return value
+
+    def get(self, name: str) -> object:
+        """``self.message.get(name)``: the first field of that name, as the policy fetches
+        it; None when absent. Found in a dict instead of a scan of every field: recognisers
+        and checks ask for some thirty names per message, most of them absent, and each
+        ``Message.get`` lower-cases every field name to answer."""
+        found = self._first_fields.get(name.lower())
+        return None if found is None else self.message.policy.header_fetch_parse(*found)
+
+    @cached_property
+    def _first_fields(self) -> dict[str, tuple[str, str]]:
+        """Each field name (lower-cased) with the first field of that name, raw."""
+        fields: dict[str, tuple[str, str]] = {}
+        for name, value in self.message.raw_items():
+            fields.setdefault(name.lower(), (name, value))
+        return fields
 
     def headers(self, name: str) -> list[str]:
         return [header_text(v) for v in self.message.get_all(name) or ()]
@@ -311,7 +327,7 @@ class MessageView:
     @cached_property
     def report_type(self) -> str:
         # get_param parses every parameter (~40 us); most mail names no report-type at all.
-        if "report-type" not in str(self.message.get("content-type") or "").lower():
+        if "report-type" not in str(self.get("content-type") or "").lower():
             return ""
         return str(self.message.get_param("report-type") or "").lower()
 
