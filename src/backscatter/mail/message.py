@@ -17,7 +17,7 @@ from email.errors import MessageError
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from backscatter.mail.mimeparse import parse_bytes
 
@@ -156,10 +156,32 @@ def without_surrogates(text: str) -> str:
 
 
 def _declared_charset(part: Message) -> str:
+    value = part.get("content-type")
+    if isinstance(value, str) and len(value) <= _MAX_REMEMBERED_FIELD:
+        return _charset_of_field(value)
+    return _charset_of(part)  # (a Header object: 8-bit bytes in the field)
+
+
+def _charset_of(part: Message) -> str:
     try:
         return part.get_content_charset() or "utf-8"
     except Exception:  # RFC 2231 parameters in an unknown charset, and worse
         return "utf-8"
+
+
+#: Longest Content-Type field whose charset is remembered (real ones are under 100).
+_MAX_REMEMBERED_FIELD = 256
+
+
+@lru_cache(maxsize=512)
+def _charset_of_field(value: str) -> str:
+    """The charset of a part whose first Content-Type field is ``value``, as _charset_of
+    reads it: text parts repeat a few fields (``text/plain; charset="utf-8"``) in every
+    message, and get_content_charset parses every parameter again on each call. Keyed by
+    that short string alone: nothing else of a message is remembered."""
+    probe = Message(policy=compat32)
+    probe["Content-Type"] = value
+    return _charset_of(probe)
 
 
 def html_to_text(markup: str) -> str:
