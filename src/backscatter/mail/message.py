@@ -13,11 +13,13 @@ import contextlib
 import email.header
 import html
 import re
+from collections.abc import Callable
 from email.errors import MessageError
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, overload
 
 from backscatter.mail.mimeparse import parse_bytes
 
@@ -300,6 +302,34 @@ def _bounded_nesting(data: bytes, lowered: bytes) -> tuple[bytes, bool]:
     return data, False
 
 
+_T = TypeVar("_T")
+
+
+class view_property(Generic[_T]):
+    """``functools.cached_property`` without its lock: on Python 3.11 every first read of
+    one takes a lock shared by all instances (3.12 dropped it), and a scored message reads
+    about fifteen. A MessageView belongs to the one thread that parses and scores it; were
+    two to race, each would compute the same value from the same message."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> view_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object, owner: type | None = None) -> _T | view_property[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 class MessageView:
     """A parsed message plus the lazily computed views that bounce recognisers read."""
 
@@ -331,7 +361,7 @@ class MessageView:
         found = self._first_fields.get(name.lower())
         return None if found is None else self.message.policy.header_fetch_parse(*found)
 
-    @cached_property
+    @view_property
     def _first_fields(self) -> dict[str, tuple[str, str]]:
         """Each field name (lower-cased) with the first field of that name, raw."""
         fields: dict[str, tuple[str, str]] = {}
@@ -342,18 +372,18 @@ class MessageView:
     def headers(self, name: str) -> list[str]:
         return [header_text(v) for v in self.message.get_all(name) or ()]
 
-    @cached_property
+    @view_property
     def content_type(self) -> str:
         return self.message.get_content_type()
 
-    @cached_property
+    @view_property
     def report_type(self) -> str:
         # get_param parses every parameter (~40 us); most mail names no report-type at all.
         if "report-type" not in str(self.get("content-type") or "").lower():
             return ""
         return str(self.message.get_param("report-type") or "").lower()
 
-    @cached_property
+    @view_property
     def parts(self) -> list[Message]:
         """Every part of the report itself, without descending into returned messages."""
         found: list[Message] = []
@@ -368,12 +398,12 @@ class MessageView:
                     stack.extend(reversed(payload))
         return found
 
-    @cached_property
+    @view_property
     def status_parts(self) -> list[Message]:
         """Parts that carry RFC 3464 delivery-status fields."""
         return [p for p in self.parts if content_type(p) in _STATUS_TYPES]
 
-    @cached_property
+    @view_property
     def returned_part(self) -> Message | None:
         """The attached original (or its headers), when the report attaches it as a part."""
         for part in self.parts:
@@ -386,7 +416,7 @@ class MessageView:
                 return part
         return None
 
-    @cached_property
+    @view_property
     def attached_original(self) -> Message | None:
         """The headers of the attached original as a Message, however it was attached."""
         part = self.returned_part
@@ -405,7 +435,7 @@ class MessageView:
             return parse_headers(payload.lstrip())
         return None
 
-    @cached_property
+    @view_property
     def text(self) -> str:
         """The human-readable report: the first text part outside any returned message."""
         html_part = None
@@ -424,7 +454,7 @@ class MessageView:
             return html_to_text(decode_payload(html_part)[: MAX_TEXT_CHARS * 4])[:MAX_TEXT_CHARS]
         return self.unparsed_body
 
-    @cached_property
+    @view_property
     def unparsed_body(self) -> str:
         """The body of a multipart whose boundaries could not be found, as plain text.
 
@@ -436,12 +466,12 @@ class MessageView:
                 return decode_payload(part)[:MAX_TEXT_CHARS]
         return ""
 
-    @cached_property
+    @view_property
     def text_is_html(self) -> bool:
         """True when the only readable report is HTML: no MTA writes its report that way."""
         return bool(self.text) and not self.plain_text
 
-    @cached_property
+    @view_property
     def plain_text(self) -> str:
         """Every text/plain part of the report joined: some MTAs split the report over parts.
 
@@ -462,18 +492,18 @@ class MessageView:
             return self.unparsed_body
         return "\n".join(chunks)[:MAX_TEXT_CHARS]
 
-    @cached_property
+    @view_property
     def text_head(self) -> str:
         """The start of the readable text, HTML included, lower-cased once (list notices and
         challenges are often HTML)."""
         return self.text[:8000].lower()
 
-    @cached_property
+    @view_property
     def plain_text_head(self) -> str:
         """The start of the plain report text, lower-cased once for every family's detector."""
         return self.plain_text[:20000].lower()
 
-    @cached_property
+    @view_property
     def defects(self) -> tuple[str, ...]:
         """What the MIME parser found wrong (missing boundaries, bad base64, ...), by name."""
         names = [
