@@ -47,14 +47,27 @@ class _BoundaryLine:
 
 class _BoundaryRe:
     """The ``re`` that the parser's code sees: ``compile`` of a boundary pattern answers
-    with a :class:`_BoundaryLine`, everything else is the real module's."""
+    with a :class:`_BoundaryLine`, everything else is the real module's.
 
-    escape = staticmethod(re.escape)
+    ``escape`` remembers its last (escaped, text) pair, which ``compile`` of the pattern made
+    from it just after reads back instead of undoing the escapes; a pair that does not match
+    (another thread's, in between) is undone with :data:`_ESCAPED`, so either way the text
+    is the one that was escaped. The pair is replaced at each boundary, never accumulated."""
 
-    @staticmethod
-    def compile(pattern: str) -> _BoundaryLine | re.Pattern[str]:
+    _last: tuple[str, str] = ("", "")
+
+    @classmethod
+    def escape(cls, text: str) -> str:
+        escaped = re.escape(text)
+        cls._last = (escaped, text)
+        return escaped
+
+    @classmethod
+    def compile(cls, pattern: str) -> _BoundaryLine | re.Pattern[str]:
         if pattern.startswith(_HEAD) and pattern.endswith(_TAIL):
-            return _BoundaryLine(_ESCAPED.sub(r"\1", pattern[len(_HEAD) : -len(_TAIL)]))
+            escaped, text = cls._last
+            middle = pattern[len(_HEAD) : -len(_TAIL)]
+            return _BoundaryLine(text if middle == escaped else _ESCAPED.sub(r"\1", middle))
         return re.compile(pattern)
 
 
