@@ -17,6 +17,7 @@ import pytest
 
 from backscatter import parse
 from backscatter.features.evidence import _may_be_ip
+from backscatter.features.links import Attachment, report_attachments
 from backscatter.mail import mimeparse
 from backscatter.mail.message import MessageView, decode_payload
 from backscatter.mail.mimeparse import parse_bytes
@@ -163,3 +164,15 @@ def test_dates_and_times_are_not_tried(token: str) -> None:
     with pytest.raises(ValueError):
         ipaddress.ip_address(token)
     assert not _may_be_ip(token)
+
+
+def test_attachments_named_only_in_content_type_are_still_found() -> None:
+    data = (
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
+        b"Your message could not be delivered.\n--b\n"
+        b"Content-Type: application/octet-stream; NAME*0*=utf-8''invoice%2E;\n"
+        b' name*1="exe"\n\nAAAA\n--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n'
+    )
+    assert report_attachments(MessageView(data)) == [
+        Attachment("application/octet-stream", "invoice.exe")
+    ]
