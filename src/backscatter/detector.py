@@ -16,7 +16,14 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from backscatter.certain import certain_forgery
-from backscatter.features import CATALOG, Evidence, OurInfrastructure, collect, load_config
+from backscatter.features import (
+    CATALOG,
+    BounceFeatures,
+    Evidence,
+    OurInfrastructure,
+    collect,
+    load_config,
+)
 from backscatter.mail import Bounce, RawMessage
 from backscatter.mail.parser import analyse
 from backscatter.model.explain import (
@@ -247,13 +254,18 @@ class Detector:
         """Feature rows for the batch; when one message breaks a feature (hostile mail finds
         what review misses), that message alone is ``unknown`` with the error."""
         features = self.model.named_steps["features"]
+        # A pipeline set to another output container (pandas) keeps scikit-learn's transform.
+        plain = isinstance(features, BounceFeatures) and not getattr(
+            features, "_sklearn_output_config", None
+        )
+        transform = features.rows if plain else features.transform
         try:
-            return features.transform([evidence[i] for i in scored]), scored
+            return transform([evidence[i] for i in scored]), scored
         except Exception:
             kept, rows = [], []
             for index in scored:
                 try:
-                    rows.append(features.transform([evidence[index]])[0])
+                    rows.append(transform([evidence[index]])[0])
                     kept.append(index)
                 except Exception as exc:
                     verdicts[index] = _failed(

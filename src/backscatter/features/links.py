@@ -7,6 +7,7 @@ newsletter's links inside the returned original, which says nothing about the bo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.message import Message
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -107,8 +108,18 @@ def report_attachments(view: MessageView) -> list[Attachment]:
     for part in view.parts[1:]:
         if part.is_multipart() or part is view.returned_part:
             continue
-        filename = part.get_filename()
-        disposition = str(part.get("content-disposition", "")).lower()
+        field = part.get("content-disposition")
+        filename = part.get_filename() if field is not None or _may_name(part) else None
+        disposition = str(field or "").lower()
         if filename or disposition.startswith("attachment"):
             found.append(Attachment(content_type(part), str(filename or "").lower()))
     return found
+
+
+def _may_name(part: Message) -> bool:
+    """Whether the Content-Type field can hold a ``name`` parameter, the only place
+    get_filename looks when there is no Content-Disposition: most report parts have none, and
+    get_filename parses every parameter to say so (a parameter's name, RFC 2231 ``name*0*``
+    included, is text of the field)."""
+    value = part.get("content-type")
+    return value is not None and (not isinstance(value, str) or "name" in value.lower())

@@ -31,6 +31,11 @@ class BounceFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, evidence: Sequence[Evidence]) -> np.ndarray:
+        return self.rows(evidence)
+
+    def rows(self, evidence: Sequence[Evidence]) -> np.ndarray:
+        """What ``transform`` returns, without the output-container wrapper scikit-learn puts
+        around ``transform`` (about a quarter of the call for the one row a daemon scores)."""
         rows = np.empty((len(evidence), len(CATALOG)), dtype=np.float64)
         for i, item in enumerate(evidence):
             rows[i] = [feature.value(item) for feature in CATALOG]

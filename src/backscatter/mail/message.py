@@ -13,11 +13,15 @@ import contextlib
 import email.header
 import html
 import re
+from collections.abc import Callable
 from email.errors import MessageError
 from email.message import Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import HeaderParser
 from email.policy import compat32
-from functools import cached_property
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, overload
+
+from backscatter.mail.mimeparse import parse_bytes
 
 #: Report text longer than this is cut before scanning: no MTA writes a longer report, and
 #: scanning work per message stays bounded whatever the message holds.
@@ -42,7 +46,6 @@ _TAG = re.compile(r"<[^<>]{0,2000}>")
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^<>]{0,200}>", re.IGNORECASE)
 _SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,100000}?</\1\s*>", re.I | re.S)
 
-_parser = BytesParser(policy=compat32)
 _header_parser = HeaderParser(policy=compat32)
 
 
@@ -104,7 +107,21 @@ def _eight_bit_header(value: email.header.Header) -> str:
 
 
 def decode_payload(part: Message) -> str:
-    """A leaf part's body as text, whatever its transfer encoding or (mis)declared charset."""
+    """A leaf part's body as text, whatever its transfer encoding or (mis)declared charset.
+
+    Kept on the part once decoded, as content_type is: the report text, the plain text, the
+    link reader and rfc3464 ask for the same parts, and each would repeat the transfer
+    decoding and the charset lookup. A part lives as long as its MessageView."""
+    cached = part.__dict__.get(_DECODED)
+    if cached is None:
+        cached = part.__dict__[_DECODED] = _decoded_payload(part)
+    return cached
+
+
+_DECODED = "_backscatter_decoded"
+
+
+def _decoded_payload(part: Message) -> str:
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # compat32 can trip over broken encodings; keep the raw text instead
@@ -141,10 +158,32 @@ def without_surrogates(text: str) -> str:
 
 
 def _declared_charset(part: Message) -> str:
+    value = part.get("content-type")
+    if isinstance(value, str) and len(value) <= _MAX_REMEMBERED_FIELD:
+        return _charset_of_field(value)
+    return _charset_of(part)  # (a Header object: 8-bit bytes in the field)
+
+
+def _charset_of(part: Message) -> str:
     try:
         return part.get_content_charset() or "utf-8"
     except Exception:  # RFC 2231 parameters in an unknown charset, and worse
         return "utf-8"
+
+
+#: Longest Content-Type field whose charset is remembered (real ones are under 100).
+_MAX_REMEMBERED_FIELD = 256
+
+
+@lru_cache(maxsize=512)
+def _charset_of_field(value: str) -> str:
+    """The charset of a part whose first Content-Type field is ``value``, as _charset_of
+    reads it: text parts repeat a few fields (``text/plain; charset="utf-8"``) in every
+    message, and get_content_charset parses every parameter again on each call. Keyed by
+    that short string alone: nothing else of a message is remembered."""
+    probe = Message(policy=compat32)
+    probe["Content-Type"] = value
+    return _charset_of(probe)
 
 
 def html_to_text(markup: str) -> str:
@@ -263,6 +302,34 @@ def _bounded_nesting(data: bytes, lowered: bytes) -> tuple[bytes, bool]:
     return data, False
 
 
+_T = TypeVar("_T")
+
+
+class view_property(Generic[_T]):
+    """``functools.cached_property`` without its lock: on Python 3.11 every first read of
+    one takes a lock shared by all instances (3.12 dropped it), and a scored message reads
+    about fifteen. A MessageView belongs to the one thread that parses and scores it; were
+    two to race, each would compute the same value from the same message."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> view_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object, owner: type | None = None) -> _T | view_property[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 class MessageView:
     """A parsed message plus the lazily computed views that bounce recognisers read."""
 
@@ -272,7 +339,7 @@ class MessageView:
         lowered = parsed.lower()  # once, for both searches (a cut below keeps a prefix)
         parsed, self.nesting_cut = _bounded_nesting(parsed, lowered)
         parsed, self.fields_cut = _bounded_fields(parsed, lowered)
-        self.message: Message = _parser.parsebytes(parsed)
+        self.message: Message = parse_bytes(parsed)
         self._decoded: dict[str, str] = {}
 
     def header(self, name: str) -> str:
@@ -283,24 +350,40 @@ class MessageView:
         key = name.lower()
         value = self._decoded.get(key)
         if value is None:
-            value = self._decoded[key] = header_text(self.message.get(key))
+            value = self._decoded[key] = header_text(self.get(key))
         return value
+
+    def get(self, name: str) -> object:
+        """``self.message.get(name)``: the first field of that name, as the policy fetches
+        it; None when absent. Found in a dict instead of a scan of every field: recognisers
+        and checks ask for some thirty names per message, most of them absent, and each
+        ``Message.get`` lower-cases every field name to answer."""
+        found = self._first_fields.get(name.lower())
+        return None if found is None else self.message.policy.header_fetch_parse(*found)
+
+    @view_property
+    def _first_fields(self) -> dict[str, tuple[str, str]]:
+        """Each field name (lower-cased) with the first field of that name, raw."""
+        fields: dict[str, tuple[str, str]] = {}
+        for name, value in self.message.raw_items():
+            fields.setdefault(name.lower(), (name, value))
+        return fields
 
     def headers(self, name: str) -> list[str]:
         return [header_text(v) for v in self.message.get_all(name) or ()]
 
-    @cached_property
+    @view_property
     def content_type(self) -> str:
         return self.message.get_content_type()
 
-    @cached_property
+    @view_property
     def report_type(self) -> str:
         # get_param parses every parameter (~40 us); most mail names no report-type at all.
-        if "report-type" not in str(self.message.get("content-type") or "").lower():
+        if "report-type" not in str(self.get("content-type") or "").lower():
             return ""
         return str(self.message.get_param("report-type") or "").lower()
 
-    @cached_property
+    @view_property
     def parts(self) -> list[Message]:
         """Every part of the report itself, without descending into returned messages."""
         found: list[Message] = []
@@ -315,12 +398,12 @@ class MessageView:
                     stack.extend(reversed(payload))
         return found
 
-    @cached_property
+    @view_property
     def status_parts(self) -> list[Message]:
         """Parts that carry RFC 3464 delivery-status fields."""
         return [p for p in self.parts if content_type(p) in _STATUS_TYPES]
 
-    @cached_property
+    @view_property
     def returned_part(self) -> Message | None:
         """The attached original (or its headers), when the report attaches it as a part."""
         for part in self.parts:
@@ -333,7 +416,7 @@ class MessageView:
                 return part
         return None
 
-    @cached_property
+    @view_property
     def attached_original(self) -> Message | None:
         """The headers of the attached original as a Message, however it was attached."""
         part = self.returned_part
@@ -352,7 +435,7 @@ class MessageView:
             return parse_headers(payload.lstrip())
         return None
 
-    @cached_property
+    @view_property
     def text(self) -> str:
         """The human-readable report: the first text part outside any returned message."""
         html_part = None
@@ -371,7 +454,7 @@ class MessageView:
             return html_to_text(decode_payload(html_part)[: MAX_TEXT_CHARS * 4])[:MAX_TEXT_CHARS]
         return self.unparsed_body
 
-    @cached_property
+    @view_property
     def unparsed_body(self) -> str:
         """The body of a multipart whose boundaries could not be found, as plain text.
 
@@ -383,12 +466,12 @@ class MessageView:
                 return decode_payload(part)[:MAX_TEXT_CHARS]
         return ""
 
-    @cached_property
+    @view_property
     def text_is_html(self) -> bool:
         """True when the only readable report is HTML: no MTA writes its report that way."""
         return bool(self.text) and not self.plain_text
 
-    @cached_property
+    @view_property
     def plain_text(self) -> str:
         """Every text/plain part of the report joined: some MTAs split the report over parts.
 
@@ -409,18 +492,18 @@ class MessageView:
             return self.unparsed_body
         return "\n".join(chunks)[:MAX_TEXT_CHARS]
 
-    @cached_property
+    @view_property
     def text_head(self) -> str:
         """The start of the readable text, HTML included, lower-cased once (list notices and
         challenges are often HTML)."""
         return self.text[:8000].lower()
 
-    @cached_property
+    @view_property
     def plain_text_head(self) -> str:
         """The start of the plain report text, lower-cased once for every family's detector."""
         return self.plain_text[:20000].lower()
 
-    @cached_property
+    @view_property
     def defects(self) -> tuple[str, ...]:
         """What the MIME parser found wrong (missing boundaries, bad base64, ...), by name."""
         names = [

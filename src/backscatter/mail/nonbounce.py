@@ -169,7 +169,7 @@ def is_feedback_report(view: MessageView, types: set[str]) -> bool:
     ``types`` are the report's part types (_part_types)."""
     if view.report_type == "feedback-report" or "message/feedback-report" in types:
         return True
-    if view.message.get("x-hmxmroriginalrecipient"):
+    if view.get("x-hmxmroriginalrecipient"):
         return True
     subject = view.header("subject").lower()
     if subject.startswith(_FEEDBACK_SUBJECTS):
@@ -201,7 +201,7 @@ def is_challenge(view: MessageView) -> bool:
     if from_mail_system(view) or view.status_parts:
         return False
     message = view.message
-    if "tmda" in str(message.get("x-delivery-agent") or "").lower():
+    if "tmda" in str(view.get("x-delivery-agent") or "").lower():
         return True
     if any(name.lower().startswith(("x-boxbe", "x-spamarrest", "x-tmda")) for name in message):
         return True
@@ -222,15 +222,14 @@ def is_list_notice(view: MessageView) -> bool:
     address, LISTSERV or Sympa) and its wording; a list's own bounce of a post ("you are not
     allowed to post") is a rejection and stays a bounce.
     """
-    message = view.message
-    administrivia = str(message.get("x-list-administrivia") or "").strip().lower() == "yes"
+    administrivia = str(view.get("x-list-administrivia") or "").strip().lower() == "yes"
     sender = f"{view.header('from')} {view.header('sender')}".lower()
     listed = (
         administrivia
         or any(part in sender for part in _LIST_SENDER_PARTS)
         or "l-soft list server" in sender
-        or bool(message.get("x-google-group-id"))
-        or bool(message.get("x-mailman-version"))
+        or bool(view.get("x-google-group-id"))
+        or bool(view.get("x-mailman-version"))
     )
     if not listed:
         return False
@@ -250,8 +249,7 @@ def says_auto_reply(view: MessageView) -> bool:
     Strong enough to be asked before the bounce recognisers: Exim's bounces carry
     ``Auto-Submitted: auto-replied`` but none of these.
     """
-    message = view.message
-    if message.get("x-autoreply") or message.get("x-autorespond") or message.get("x-vacation"):
+    if view.get("x-autoreply") or view.get("x-autorespond") or view.get("x-vacation"):
         return True
     if (
         view.header("x-auto-response-suppress")

@@ -244,7 +244,7 @@ def from_mail_system(view: MessageView) -> bool:
 def null_sender(view: MessageView) -> bool:
     """The envelope sender is null (RFC 5321 4.5.5: how every report should be sent)."""
     return view.header("return-path").strip() in ("<>", "<MAILER-DAEMON>") and bool(
-        view.message.get("return-path")
+        view.get("return-path")
     )
 
 
@@ -275,12 +275,11 @@ def mail_system_speaking(view: MessageView) -> bool:
     so this is only the first gate: the reader also needs a failure tied to an address
     other than the addressee.
     """
-    message = view.message
     return bool(
-        message.get("x-failed-recipients")
+        view.get("x-failed-recipients")
         or from_mail_system(view)
         or null_sender(view)
-        or auto_submitted(message)
+        or auto_submitted(view.message)
         or is_report(view)
     )
 

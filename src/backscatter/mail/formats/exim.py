@@ -38,7 +38,7 @@ from backscatter.mail.signals import from_mail_system
 _DELIVER = TextFormat(
     "exim",
     detect=any_of(
-        lambda view: bool(view.message.get("x-failed-recipients")),
+        lambda view: bool(view.get("x-failed-recipients")),
         body_says("this message was created automatically by mail delivery software"),
         header_says("received", "(exim "),
     ),

@@ -52,7 +52,7 @@ class MDaemon:
 
 
 def _is_mdaemon(view: MessageView) -> bool:
-    if view.message.get("x-mdaemon-deliver-to") is not None:
+    if view.get("x-mdaemon-deliver-to") is not None:
         return True
     if "mdaemon" in view.header("x-mailer").lower():
         return True

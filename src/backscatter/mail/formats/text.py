@@ -109,15 +109,22 @@ def find_marker(lowered: Sequence[str], markers: Sequence[str], start: int = 0) 
     """Index of the first line at or after ``start`` containing one of ``markers``.
 
     Searches the joined text once per marker (str.find, in C) instead of testing every
-    line against every marker: the same answer, an order of magnitude faster.
+    line against every marker: the same answer, an order of magnitude faster. Each search
+    stops where the earliest hit so far is (a plain loop: this runs for every family that
+    reads text, over some sixty markers).
     """
     if start >= len(lowered):
         return None
     text = "\n".join(lowered[start:])
-    hits = [position for position in (text.find(m) for m in markers) if position != -1]
-    if not hits:
+    first: int | None = None
+    for marker in markers:
+        end = len(text) if first is None else first + len(marker)
+        position = text.find(marker, 0, end)
+        if position != -1 and (first is None or position < first):
+            first = position
+    if first is None:
         return None
-    return start + text.count("\n", 0, min(hits))
+    return start + text.count("\n", 0, first)
 
 
 def header_block_start(lines: Sequence[str], start: int) -> int | None:
