@@ -134,7 +134,7 @@ class ScoringPool:
         self.threshold = detector.threshold
         self.killed = 0  # workers stopped for overrunning their budget
         self.died = 0  # workers that died on their own (a crash, the OOM killer)
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._idle: queue.Queue[_Worker] = queue.Queue()  # FIFO for waiters: fair
         self._live: dict[int, _Worker] = {}
         self._lock = threading.Lock()  # the zygote channel and the live set
         self._closed = False
