@@ -404,3 +404,20 @@ def test_a_client_that_leaves_before_its_answer_is_one_log_line_not_a_traceback(
         stop(process)
     text = log.read_text()
     assert "Traceback" not in text and "Exception occurred" not in text, text
+
+
+def test_a_burst_of_connections_is_queued_not_refused(daemon):
+    """Many clients connecting at once (a busy MX's pipe filters) all get in: the listen
+    backlog is not socketserver's 5."""
+    connections = []
+    try:
+        for _ in range(64):
+            connection = socket.socket(socket.AF_UNIX)
+            connection.setblocking(False)  # refused at once (EAGAIN) if the backlog is full
+            connection.connect(str(daemon))
+            connections.append(connection)
+    finally:
+        for connection in connections:
+            connection.close()
+    assert len(connections) == 64
+    assert health(daemon)["status"] == "ok"

@@ -372,6 +372,10 @@ class PooledMixIn:
     a client stalled mid-request never holds up shutdown."""
 
     MAX_THREADS = 512
+    #: The listen backlog: socketserver's default of 5 refuses (EAGAIN on a unix socket)
+    #: the sixth client that connects before the server thread has accepted the others,
+    #: a burst that a busy MX makes; the kernel caps it at net.core.somaxconn.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
