@@ -19,7 +19,7 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -84,13 +84,24 @@ def _read_file(
     opens an absolute path and names the message as the user gave it).
     """
     name = name or path
+    yield from _opened(path, follow, name, lambda handle: _read_stream(handle, name))
+
+
+def _opened(
+    path: str,
+    follow: bool,
+    name: str,
+    read: Callable[[BinaryIO], Iterator[RawMessage | SourceError]],
+) -> Iterator[RawMessage | SourceError]:
+    """``read`` of the regular file at ``path``, closed after; one SourceError instead when
+    it cannot be opened as one."""
     try:
         handle = _open_regular(path, follow)
     except _Unreadable as exc:
         yield SourceError(name, str(exc))
         return
     with handle:
-        yield from _read_stream(handle, name)
+        yield from read(handle)
 
 
 class _Unreadable(Exception):
@@ -276,12 +287,8 @@ def iter_mbox_range(
     one runs on past ``end`` to the next separator. Consecutive ranges read every message
     once: the separator test here (a ``From `` line after a blank line) is the line reader's."""
     name = name or path
-    try:
-        handle = _open_regular(path, follow)
-    except _Unreadable as exc:
-        yield SourceError(name, str(exc))
-        return
-    with handle:
+
+    def read(handle: BinaryIO) -> Iterator[RawMessage | SourceError]:
         try:
             found = next(_separators(handle, start, end), None)
             if found is None:
@@ -293,6 +300,8 @@ def iter_mbox_range(
             )
         except OSError as exc:  # a read failing midway ends the range, as iter_messages does
             yield SourceError(name, exc.strerror or str(exc))
+
+    yield from _opened(path, follow, name, read)
 
 
 def _separators(handle: BinaryIO, start: int, end: int) -> Iterator[int]:
