@@ -39,6 +39,9 @@ SchedulerOption = Annotated[
         "--output on storage every worker sees); default: a local cluster of --jobs workers.",
     ),
 ]
+DaskJobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", help="--engine dask: local workers; 0: one per core.")
+]
 ChunkOption = Annotated[
     float,
     typer.Option(

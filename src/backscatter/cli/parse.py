@@ -14,6 +14,7 @@ from backscatter.cli.app import app, examples
 from backscatter.cli.batch import Inputs, Meter, output_stream, progress_wanted
 from backscatter.cli.engine import (
     ChunkOption,
+    DaskJobsOption,
     EngineName,
     EngineOption,
     SchedulerOption,
@@ -75,9 +76,7 @@ def parse_command(
     quiet: QuietOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="--engine dask: local workers; 0: one per core.")
-    ] = 0,
+    jobs: DaskJobsOption = 0,
     chunk_mb: ChunkOption = 64.0,
 ) -> None:
     """Parse each message into its bounce anatomy: recipients, status, returned original.

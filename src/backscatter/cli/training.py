@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from backscatter.cli.app import app
-from backscatter.cli.engine import ChunkOption, EngineName, EngineOption, SchedulerOption
+from backscatter.cli.engine import (
+    ChunkOption,
+    DaskJobsOption,
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+)
 from backscatter.cli.options import ConfigOption, ModelOption, SentLogOption, ThresholdOption
 from backscatter.errors import BackscatterError
 
@@ -118,9 +124,7 @@ def train_command(
     output_format: FormatOption = ReportFormat.table,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="--engine dask: local workers; 0: one per core.")
-    ] = 0,
+    jobs: DaskJobsOption = 0,
     chunk_mb: ChunkOption = 64.0,
 ) -> None:
     """Train a model on labelled mail and report it: cross-validated (each message scored by
