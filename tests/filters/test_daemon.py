@@ -342,49 +342,94 @@ def test_a_worker_that_dies_is_replaced_and_no_message_is_lost_to_it(daemon):
     assert after["died"] == state["died"] + 1
 
 
-def test_connection_threads_are_reused_and_past_the_cap_connections_wait_their_turn(tmp_path):
-    """PooledMixIn with a cap of 2: a third connection waits while two stall, is served
-    as soon as one of them ends, and many short connections never start a third thread."""
-    import socketserver
+def exchange(path: Path, data: bytes, half_close: bool = False) -> bytes:
+    """Send ``data`` on one connection and read until the daemon closes it."""
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.settimeout(60)
+        connection.connect(str(path))
+        connection.sendall(data)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
 
-    from backscatter.filters.daemon import PooledMixIn
 
-    class Echo(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            self.wfile.write(self.rfile.readline())
+def responses(received: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(status, head, body) of each response in ``received``, by their Content-Length."""
+    found = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        found.append((int(head.split(b" ", 2)[1]), head, rest[:length]))
+        received = rest[length:]
+    return found
 
-    class Server(PooledMixIn, socketserver.UnixStreamServer):
-        MAX_THREADS = 2
 
-    path = tmp_path / "echo.sock"
-    server = Server(str(path), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def post(target: str, body: bytes, *fields: str) -> bytes:
+    head = f"POST {target} HTTP/1.1\r\nHost: localhost\r\n" + "".join(f + "\r\n" for f in fields)
+    return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
-    def exchange(line: bytes, timeout: float = 5) -> bytes:
-        with socket.socket(socket.AF_UNIX) as connection:
-            connection.settimeout(timeout)
-            connection.connect(str(path))
-            connection.sendall(line)
-            return connection.recv(100)
 
-    try:
-        for number in range(20):
-            assert exchange(b"%d\n" % number) == b"%d\n" % number
-        assert len(server._threads) <= 2
-        stalled = [socket.socket(socket.AF_UNIX) for _ in range(2)]
-        for connection in stalled:
-            connection.connect(str(path))
-        with pytest.raises(TimeoutError):
-            exchange(b"third\n", timeout=0.5)  # both threads hold a stalled client
-        stalled[0].sendall(b"done\n")
-        assert stalled[0].recv(100) == b"done\n"
-        assert exchange(b"fourth\n") == b"fourth\n"
-        assert len(server._threads) == 2
-        stalled[1].close()
-        stalled[0].close()
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_requests_on_one_kept_alive_connection_are_answered_in_order(daemon):
+    """Pipelined: all three sent before any answer; the last asks to close."""
+    received = exchange(
+        daemon,
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        + post("/headers", FAKE_NDR)
+        + post("/headers?sender=", GENUINE, "Connection: close"),
+    )
+    (health_status, _, body), (first, _, spoofed), (second, head, genuine) = responses(received)
+    assert (health_status, first, second) == (200, 200, 200)
+    assert json.loads(body)["status"] == "ok"
+    assert spoofed.startswith(b"X-Backscatter-Verdict: spoofed\r\n")
+    assert genuine.startswith(b"X-Backscatter-Verdict: genuine\r\n")
+    assert b"\r\nConnection: close" in head
+
+
+def test_a_client_that_half_closes_after_its_request_gets_the_answer(daemon):
+    ((status, _, body),) = responses(exchange(daemon, post("/headers", FAKE_NDR), half_close=True))
+    assert (status, body.split(b"\r\n", 1)[0]) == (200, b"X-Backscatter-Verdict: spoofed")
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(daemon):
+    """curl sends it for large bodies, and waits (1 s) for the go-ahead."""
+    with socket.socket(socket.AF_UNIX) as connection:
+        connection.settimeout(60)
+        connection.connect(str(daemon))
+        head = post("/headers", FAKE_NDR, "Expect: 100-continue", "Connection: close")
+        connection.sendall(head[: -len(FAKE_NDR)])
+        assert connection.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        connection.sendall(FAKE_NDR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    ((status, _, body),) = responses(received)
+    assert (status, body.split(b"\r\n", 1)[0]) == (200, b"X-Backscatter-Verdict: spoofed")
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [
+        (b"POST /headers HTTP/1.1\r\nHost: localhost\r\n\r\n", 411),  # no length, no chunks
+        (post("/nowhere", FAKE_NDR, "Connection: close"), 404),
+        (b"GET /score HTTP/1.1\r\nConnection: close\r\n\r\n", 404),
+        (b"DELETE /health HTTP/1.1\r\nConnection: close\r\n\r\n", 501),
+        (b"POST /headers HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+        (b"\x16\x03\x01 not http\r\n\r\n", 400),
+    ],
+)
+def test_requests_the_daemon_does_not_serve_get_a_status_and_no_score(daemon, sent, status):
+    ((answered, _, _),) = responses(exchange(daemon, sent))
+    assert answered == status
+
+
+def test_put_is_read_as_post(daemon):
+    """``curl -T -`` streams a message from a pipe with PUT and chunks."""
+    sent = post("/headers", FAKE_NDR, "Connection: close").replace(b"POST", b"PUT", 1)
+    ((status, _, body),) = responses(exchange(daemon, sent))
+    assert (status, body.split(b"\r\n", 1)[0]) == (200, b"X-Backscatter-Verdict: spoofed")
 
 
 def test_a_client_that_leaves_before_its_answer_is_one_log_line_not_a_traceback(tmp_path):
@@ -421,3 +466,32 @@ def test_a_burst_of_connections_is_queued_not_refused(daemon):
             connection.close()
     assert len(connections) == 64
     assert health(daemon)["status"] == "ok"
+
+
+def test_a_silent_connection_is_closed_after_the_io_timeout(tmp_path, monkeypatch):
+    """Stalled mid-request, or idle before one: closed, not kept for ever. The daemon's
+    connection class on a real socket and loop, with the timeout shortened."""
+    import asyncio
+    import types
+
+    from backscatter.filters import protocol
+
+    monkeypatch.setattr(protocol, "IO_TIMEOUT", 0.3)
+    path = tmp_path / "timeout.sock"
+    service = types.SimpleNamespace(max_bytes=1 << 16)  # no message gets as far as scoring
+    closed_after: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_unix_server(lambda: protocol.Connection(service), str(path))
+        for sent in (b"POST /headers HTTP/1.1\r\nContent-Length: 500\r\n\r\nFrom:", b""):
+            reader, writer = await asyncio.open_unix_connection(path)
+            writer.write(sent)
+            started = loop.time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the daemon
+            closed_after.append(loop.time() - started)
+            writer.close()
+        server.close()
+
+    asyncio.run(main())
+    assert len(closed_after) == 2 and all(0.2 < seconds < 2 for seconds in closed_after)

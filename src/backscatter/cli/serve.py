@@ -85,13 +85,15 @@ def serve_command(
     mode, gid, address = _socket_options(socket_mode, socket_group, http, allow_remote)
 
     from backscatter.detector import Detector
-    from backscatter.filters.daemon import Daemon, ScoringService
+    from backscatter.filters.daemon import Daemon
+    from backscatter.filters.looppool import LoopScoringPool
+    from backscatter.filters.service import ScoringService
     from backscatter.filters.workers import ScoringPool
     from backscatter.model.persist import shipped_model_path
 
     model_path = model or shipped_model_path()
     detector = Detector.load(model_path, sent_log, config, threshold)
-    pool = ScoringPool(detector, workers or None)  # forks: before any server thread
+    pool = LoopScoringPool(detector, workers or None)  # forks: before the loop runs
     pool.model = ScoringPool.describe(model_path)
     service = ScoringService(pool, budget_ms / 1000, max_kb * 1024)
     daemon = Daemon(service, model_path)

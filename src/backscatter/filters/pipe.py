@@ -127,13 +127,23 @@ def filter_with(headers_for: Callable[[bytes], Headers], head: bytes) -> bytes:
     Forged fields are dropped up to where any reader, LF-only ones included, ends the header,
     before scoring (a forged verdict must not reach the scorer either); the verdict goes
     where a MIME parser still sees header."""
+    parts = split_for_scoring(head)
+    if parts is None:
+        return head
+    front, rest, tail = parts
+    return insert_fields(front, headers_for(front + rest + tail)) + rest + tail
+
+
+def split_for_scoring(head: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """``head`` as (header, the part some readers still take for header, the rest), forged
+    fields dropped from the first two; what is scored is the three joined, and the verdict
+    goes after the first (:func:`filter_with`; the daemon awaits its score in between).
+    None when the head is cut inside a header line (or is not mail): nowhere safe to add."""
     end = header_end(head)
     if end == len(head) and not head.endswith((b"\n", b"\r")):
-        return head  # cut inside a header line (or not mail at all): nowhere safe to add
+        return None
     strip_end = max(end, _lf_header_end(head))
-    front, rest = strip_forged(head[:end]), strip_forged(head[end:strip_end])
-    added = headers_for(front + rest + head[strip_end:])
-    return insert_fields(front, added) + rest + head[strip_end:]
+    return strip_forged(head[:end]), strip_forged(head[end:strip_end]), head[strip_end:]
 
 
 class OverBudget(BaseException):

@@ -134,7 +134,7 @@ class ScoringPool:
         self.threshold = detector.threshold
         self.killed = 0  # workers stopped for overrunning their budget
         self.died = 0  # workers that died on their own (a crash, the OOM killer)
-        self._idle: queue.Queue[_Worker] = queue.Queue()  # FIFO for waiters: fair
+        self._idle = self._idle_workers()
         self._live: dict[int, _Worker] = {}
         self._lock = threading.Lock()  # the zygote channel and the live set
         self._closed = False
@@ -153,6 +153,10 @@ class ScoringPool:
         # One spare, forked in advance: a killed worker's place is taken at once (a fork of
         # the loaded model takes ~50 ms on a busy machine), then the spare is re-made.
         self._spare: _Worker | None = self._spawn()
+
+    def _idle_workers(self) -> queue.Queue[_Worker]:
+        """Where idle workers wait: a FIFO for the threads that wait for them (fair)."""
+        return queue.Queue()
 
     @property
     def pids(self) -> list[int]:
@@ -238,6 +242,11 @@ class ScoringPool:
         """Load the model at ``path`` into the zygote and replace every worker with one
         holding it; returns the model's description (name and hash). BackscatterError,
         with the old model still serving, when the file fails the checks."""
+        return self._swap(*self._load(path))
+
+    def _load(self, path: str | Path) -> tuple[str, int, list[_Worker]]:
+        """The blocking half of :meth:`reload`: the zygote loads and checks the model, and a
+        new generation of workers (and a spare) is forked from it; none is in service yet."""
         from backscatter.errors import BackscatterError
 
         encoded = os.fsencode(str(path))
@@ -255,7 +264,10 @@ class ScoringPool:
         if status != "ok":
             raise BackscatterError(detail)
         generation = self._generation + 1  # forked first: no caller waits for a fork
-        fresh = [self._spawn(generation) for _ in range(self.size + 1)]
+        return detail, generation, [self._spawn(generation) for _ in range(self.size + 1)]
+
+    def _swap(self, detail: str, generation: int, fresh: list[_Worker]) -> str:
+        """The quick half of :meth:`reload`: the new workers in service, the old retired."""
         with self._lock:
             self._generation = generation
             old_spare, self._spare = self._spare, fresh.pop()
