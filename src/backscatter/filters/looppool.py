@@ -3,9 +3,11 @@
 The daemon serves every connection from one asyncio loop (issue 10: a thread per connection
 and blocking pool calls cost ~0.35 ms of the daemon's CPU per message, and the hand-offs
 between threads were most of its p99). Here a message waits for an idle worker in a FIFO of
-futures, and its request and reply cross the worker's channel as non-blocking socket I/O
-on the loop. Everything else (the zygote, forks, kills, the spare, reloads) is the
-:class:`ScoringPool`'s own code: only where a worker waits, and how bytes move, differ.
+futures; its request is written to the worker's channel without blocking, and the reply
+is read by a reader the loop polls for the worker's whole life (:class:`_Link`), so a
+message costs no poller registration. Everything else (the zygote, forks, kills, the
+spare, reloads) is the :class:`ScoringPool`'s own code: only where a worker waits, and how
+bytes move, differ.
 
 A budget is a timeout on the loop; at it the worker is killed (SIGKILL) and replaced, as in
 the threaded pool. Threads still put workers back (the respawn after a kill, a reload's
@@ -72,7 +74,7 @@ class _LoopIdle:
 
     async def get(self, timeout: float | None) -> _Worker | None:
         """The next idle worker, or None after ``timeout`` seconds (None: no limit)."""
-        if self._workers and not self._waiters:
+        if self._workers:  # then no waiter is left: _put hands a worker to one first
             return self._workers.popleft()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[_Worker | None] = loop.create_future()

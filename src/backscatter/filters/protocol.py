@@ -149,10 +149,11 @@ class Connection(asyncio.Protocol):
     def _timeout(self) -> None:
         """Closes a connection silent for IO_TIMEOUT: a client stalled mid-request, idle
         between requests, or not reading its answer. One timer per connection, re-armed."""
-        idle = self.loop.time() - self.active
         if self.closed:
             return
-        if idle < IO_TIMEOUT:
+        if self.answering is not None and self.writable is None:
+            self.active = self.loop.time()  # scoring: the budget bounds that, not this
+        if self.loop.time() - self.active < IO_TIMEOUT:
             self.timer = self.loop.call_at(self.active + IO_TIMEOUT, self._timeout)
             return
         if self.current is not None or self.writable is not None:
