@@ -418,7 +418,10 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(daemon):
         (b"DELETE /health HTTP/1.1\r\nConnection: close\r\n\r\n", 501),
         (b"POST /headers HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
         (b"\x16\x03\x01 not http\r\n\r\n", 400),
+        (b"GET /" + b"x" * 70_000, 431),  # a request line that never ends
+        (b"POST /headers HTTP/1.1\r\nX-Long: " + b"y" * 70_000, 431),  # nor a field
     ],
+    ids=lambda value: value[:30] if isinstance(value, bytes) else str(value),
 )
 def test_requests_the_daemon_does_not_serve_get_a_status_and_no_score(daemon, sent, status):
     ((answered, _, _),) = responses(exchange(daemon, sent))

@@ -42,6 +42,10 @@ log = logging.getLogger("backscatter.serve")
 
 _CHUNK = 1 << 16
 _SPOOL_IN_MEMORY = 1 << 20  # a body past the cap waits on disk beyond this
+#: The request line and fields together: llhttp sets no limit and httptools gathers a field
+#: whole before it is handed over, so without one a client could grow the daemon's memory
+#: for as long as it sends. http.server's limits were 64 KiB a line and 100 fields.
+MAX_HEAD = 1 << 16
 IO_TIMEOUT = 30.0  # seconds a connection may go without a byte in or out before it is closed
 _POSTS = (b"/score", b"/headers", b"/filter")
 _NOT_FOUND = b"not found: GET /health, POST /score, /headers or /filter\n"
@@ -55,12 +59,13 @@ class _Request:
     """A request as it arrives: the head's facts, the body's first ``max_bytes``, the rest
     counted (and, for /filter, spooled)."""
 
-    __slots__ = ("expect", "framed", "keep_alive", "method", "parts", "path", "query", "rest",
-                 "size", "spool", "started", "target")  # fmt: skip
+    __slots__ = ("expect", "framed", "head_bytes", "keep_alive", "method", "parts", "path",
+                 "query", "rest", "size", "spool", "started", "target")  # fmt: skip
 
     def __init__(self, started: float) -> None:
         self.target = b""
-        self.method = b""
+        self.method = b""  # set when the head is complete
+        self.head_bytes = 0  # received while the head was incomplete
         self.path = b""
         self.query = b""
         self.framed = False  # a Content-Length or chunked: a body the parser can delimit
@@ -113,6 +118,13 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             log.warning("request failed: not HTTP/1.1: %s", str(exc)[:100])
             self._refuse(HTTPStatus.BAD_REQUEST, b"bad request\n")
+        else:
+            request = self.current
+            if request is not None and not request.method:  # its head is still coming
+                request.head_bytes += len(data)
+                if request.head_bytes > MAX_HEAD:
+                    log.warning("request failed: a request head over %d bytes", MAX_HEAD)
+                    self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, b"head too long\n")
 
     def eof_received(self) -> bool:
         """The client has sent all it will (a half-close): answer what it asked, then close.
