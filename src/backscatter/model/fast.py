@@ -71,4 +71,6 @@ class LinearScorer:
             return self.model.named_steps["classifier"].predict_proba(scaled)[:, 1]
         decision = scaled @ self.coef_.T + self.intercept_  # (rows, folds)
         calibrated = 1.0 / (1.0 + np.exp(self.a_ * decision + self.b_))
-        return calibrated.mean(axis=1)
+        # What calibrated.mean(axis=1) computes (the same sum, divided by the count), without
+        # its Python-level wrapper: a third of this call for the one row a daemon scores.
+        return np.add.reduce(calibrated, axis=1) / calibrated.shape[1]
