@@ -117,3 +117,10 @@ def test_find_marker_is_the_first_line_holding_any_marker(
     assert find_marker(lines, _MARKERS[:1], start) == next(
         (i for i in range(start, len(lines)) if _MARKERS[0] in lines[i]), None
     )
+
+
+def test_an_address_reads_at_most_64_characters_before_and_255_after_its_at_sign():
+    local, domain = "a" * 70, ("b" * 60 + ".") * 5 + "example"
+    found = list(addresses_in_text(f"to <{local}@{domain}> failed"))
+    assert found == [f"{'a' * 64}@{domain[:255].strip('.-_')}"]
+    assert list(addresses_in_text("x{y}@example.net:")) == ["x{y}@example.net"]
