@@ -17,7 +17,7 @@ from functools import lru_cache
 from backscatter.mail import status as status_codes
 from backscatter.mail.addresses import addresses_in_text, header_addresses
 from backscatter.mail.formats.base import MAX_RECIPIENTS, FoundRecipient, Report
-from backscatter.mail.message import MessageView, parse_headers
+from backscatter.mail.message import MessageView, contains_any, parse_headers
 
 #: Lines that introduce the returned copy of the message, across MTAs (lower-case).
 RETURNED_MARKERS: tuple[str, ...] = (
@@ -273,8 +273,7 @@ def body_says(*phrases: str) -> Predicate:
     lowered = tuple(p.lower() for p in phrases)
 
     def detect(view: MessageView) -> bool:
-        text = view.plain_text_head
-        return any(p in text for p in lowered)
+        return contains_any(view.plain_text_head, lowered)
 
     return detect
 
@@ -284,24 +283,34 @@ def header_says(name: str, *phrases: str) -> Predicate:
     lowered = tuple(p.lower() for p in phrases)
 
     def detect(view: MessageView) -> bool:
-        value = view.header(name).lower()
-        return any(p in value for p in lowered)
+        return contains_any(view.header(name).lower(), lowered)
 
     return detect
 
 
 def any_of(*detectors: Predicate) -> Predicate:
-    return lambda view: any(d(view) for d in detectors)
+    def detect(view: MessageView) -> bool:
+        for detector in detectors:  # noqa: SIM110 (a loop: any() over a generator costs twice)
+            if detector(view):
+                return True
+        return False
+
+    return detect
 
 
 def all_of(*detectors: Predicate) -> Predicate:
-    return lambda view: all(d(view) for d in detectors)
+    def detect(view: MessageView) -> bool:
+        for detector in detectors:  # noqa: SIM110 (as in any_of)
+            if not detector(view):
+                return False
+        return True
+
+    return detect
 
 
 def is_delay_warning(text: str) -> bool:
     """True when the whole report is a delay warning rather than a failure."""
-    lowered = text[:8000].lower()
-    return any(p in lowered for p in _DELAY_PHRASES)
+    return contains_any(text[:8000].lower(), _DELAY_PHRASES)
 
 
 @dataclass(frozen=True)
