@@ -115,17 +115,24 @@ def find_marker(lowered: Sequence[str], markers: Sequence[str], start: int = 0) 
     match is the earliest of the markers' first occurrences, where one str.find per marker
     (some sixty for every family that reads text) cost a call and a search setup each.
     """
-    if start >= len(lowered) or not markers:
+    if start >= len(lowered):
         return None
-    text = "\n".join(lowered[start:])
+    line = first_marker_line("\n".join(lowered[start:]), markers)
+    return None if line is None else start + line
+
+
+def first_marker_line(lowered: str, markers: Sequence[str]) -> int | None:
+    """The line (counted from 0) of ``lowered``, a lower-cased text, where the first of
+    ``markers`` occurs; what :func:`find_marker` gives for its lines, for a reader that
+    has the text whole (one lower() of the whole text lowers each line the same)."""
+    if not markers:
+        return None
     if len(markers) == 1:
-        first = text.find(markers[0])
+        first = lowered.find(markers[0])
     else:
-        found = _any_marker(tuple(markers)).search(text)
+        found = _any_marker(tuple(markers)).search(lowered)
         first = found.start() if found else -1
-    if first == -1:
-        return None
-    return start + text.count("\n", 0, first)
+    return None if first == -1 else lowered.count("\n", 0, first)
 
 
 @lru_cache(maxsize=256)
