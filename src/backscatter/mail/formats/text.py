@@ -220,6 +220,8 @@ def recipient_sections(
     for index in range(start, end):
         if len(positions) >= MAX_RECIPIENTS:
             break
+        if "@" not in lines[index]:
+            continue  # (no address to find: most lines of a report, asked in C)
         core = len(lines[index].strip(LIST_PUNCTUATION))
         for address in addresses_in_text(lines[index]):
             key = address.lower()
