@@ -280,7 +280,8 @@ class Detector:
         one is unknown, with the probability capped under the threshold (absence of what
         genuine reports carry is not evidence: unknown layouts lack it too)."""
         leans = probability >= self.threshold
-        signed = any(test(row[i]) for i, test in _SIGNS)
+        values = row.tolist()  # Python floats: a numpy scalar per read costs ten times more
+        signed = any(test(values[i]) for i, test in _SIGNS)
         sentences = explain(item, pushes, leans and signed)
         if leans and signed:
             verdict = SPOOFED

@@ -131,6 +131,41 @@ def test_view_get_answers_what_message_get_answers() -> None:
         assert type(view.get(name)) is type(view.message.get(name))
 
 
+def _types(message: Message) -> list[str]:
+    return [message.get_content_type(), message.get_content_maintype(), message.get_default_type()]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_typed_parts_answer_what_stdlib_parts_answer(newline: str) -> None:
+    data = _report("b1", newline=newline).replace(
+        b"Subject: lunch", b"Subject: lunch" + newline.encode() + b"CONTENT-TYPE: text/html"
+    )
+    ours = list(parse_bytes(data).walk())
+    theirs = list(BytesParser(policy=compat32).parsebytes(data).walk())
+    assert {type(part) for part in ours} == {mimeparse.TypedMessage}
+    assert [_types(part) for part in ours] == [_types(part) for part in theirs]
+
+
+def test_a_typed_part_follows_every_change_to_its_fields() -> None:
+    data = _report("b1")
+    ours, theirs = parse_bytes(data), BytesParser(policy=compat32).parsebytes(data)
+    changes = (
+        lambda m: m.replace_header("content-type", "text/plain; charset=utf-8"),
+        lambda m: m.set_param("charset", "latin-1"),
+        lambda m: m.set_type("multipart/mixed"),
+        lambda m: m.set_boundary("b2"),
+        lambda m: m.__delitem__("content-type"),
+        lambda m: m.set_default_type("message/rfc822"),
+        lambda m: m.add_header("Content-Type", "Text/HTML"),
+        lambda m: m.replace_header("Content-Type", "image/png"),
+        lambda m: m.__setitem__("Content-Type", "text/csv"),  # a second field: the first wins
+    )
+    for change in changes:
+        change(ours)
+        change(theirs)
+        assert _types(ours) == _types(theirs)
+
+
 def test_a_part_is_decoded_once_and_the_same_every_time() -> None:
     view = MessageView(
         b"Content-Type: text/plain; charset=iso-8859-1\n"

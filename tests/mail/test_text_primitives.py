@@ -6,6 +6,7 @@ import pytest
 
 from backscatter.mail import status
 from backscatter.mail.addresses import addresses_in_text, header_addresses, normalise
+from backscatter.mail.formats.text import find_marker
 
 
 def test_addresses_in_prose_and_brackets():
@@ -88,3 +89,38 @@ def test_hardness_follows_permanence():
     assert not status.is_hard("4.4.7")
     assert not status.is_hard("5.0.0", action="delayed")
     assert status.is_hard(None, reply="550")
+
+
+_MARKERS = ("original message", "original message follows", "-- ", "message", "copy of")
+
+
+@pytest.mark.parametrize(
+    ("lines", "start", "expected"),
+    [
+        (["hello", "the original message follows:", "x"], 0, 1),
+        (["a message here", "original message"], 0, 0),  # the earliest line, not marker
+        (["a message here", "original message"], 1, 1),  # from ``start`` on
+        (["-- ", "copy of"], 2, None),
+        (["orig", "inal mess", "age"], 0, None),  # never across a line break
+        (["nothing", "to", "see"], 0, None),
+        ([], 0, None),
+    ],
+)
+def test_find_marker_is_the_first_line_holding_any_marker(
+    lines: list[str], start: int, expected: int | None
+) -> None:
+    by_line = next(
+        (i for i in range(start, len(lines)) if any(m in lines[i] for m in _MARKERS)), None
+    )
+    assert find_marker(lines, _MARKERS, start) == by_line == expected
+    assert find_marker(lines, (), start) is None
+    assert find_marker(lines, _MARKERS[:1], start) == next(
+        (i for i in range(start, len(lines)) if _MARKERS[0] in lines[i]), None
+    )
+
+
+def test_an_address_reads_at_most_64_characters_before_and_255_after_its_at_sign():
+    local, domain = "a" * 70, ("b" * 60 + ".") * 5 + "example"
+    found = list(addresses_in_text(f"to <{local}@{domain}> failed"))
+    assert found == [f"{'a' * 64}@{domain[:255].strip('.-_')}"]
+    assert list(addresses_in_text("x{y}@example.net:")) == ["x{y}@example.net"]

@@ -17,7 +17,7 @@ from backscatter.features.config import OurInfrastructure
 from backscatter.features.links import Attachment, Link, report_attachments, report_links
 from backscatter.mail.addresses import addresses_in_text
 from backscatter.mail.anatomy import Bounce
-from backscatter.mail.formats.text import RETURNED_MARKERS, find_marker, lower_lines
+from backscatter.mail.formats.text import RETURNED_MARKERS, first_marker_line
 from backscatter.mail.identifiers import message_ids_in_text, message_ids_in_value
 from backscatter.mail.message import MessageView, header_text
 from backscatter.mail.signals import (
@@ -154,10 +154,11 @@ def quoted_message_ids(view: MessageView, returned: Message | None) -> list[str]
 
 def _report_region(view: MessageView) -> str:
     """The report's own text: plain (or HTML-as-text), cut where a returned copy begins."""
-    text = view.plain_text or view.text
-    lines, lowered = lower_lines(text[:60000])
-    end = find_marker(lowered, RETURNED_MARKERS)
-    return "\n".join(lines[:end]) if end is not None else "\n".join(lines)
+    lines = (view.plain_text or view.text)[:60000].splitlines()
+    text = "\n".join(lines)
+    # One lower() of the joined lines, not one per line joined again for the search.
+    end = first_marker_line(text.lower(), RETURNED_MARKERS)
+    return "\n".join(lines[:end]) if end is not None else text
 
 
 def _envelope_recipient(view: MessageView) -> str | None:

@@ -6,6 +6,7 @@ newsletter's links inside the returned original, which says nothing about the bo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.message import Message
 from html.parser import HTMLParser
@@ -16,6 +17,8 @@ from backscatter.mail.message import MessageView, content_type, decode_payload
 _MAX_URLS = 300
 _URL_STARTS = ("http://", "https://", "www.")
 _URL_STOP = frozenset(" \t\r\n\"'<>()[]{}|\\^`")
+#: A run of characters that are not _URL_STOP (each escaped): a URL's end, found in C.
+_URL_RUN = re.compile("[^" + "".join(re.escape(char) for char in sorted(_URL_STOP)) + "]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,8 @@ class _Anchors(HTMLParser):
 
 
 def urls_in_text(text: str) -> list[str]:
-    """URLs in plain text, by a linear scan (no regular expression over message text)."""
+    """URLs in plain text, by a linear scan: str.find for each start, a character-class run
+    for each end (nothing that can backtrack)."""
     found: list[str] = []
     lowered = text.lower()
     position = 0
@@ -68,9 +72,7 @@ def urls_in_text(text: str) -> list[str]:
         if not starts:
             break
         start = min(starts)
-        end = start
-        while end < len(text) and text[end] not in _URL_STOP:
-            end += 1
+        end = _URL_RUN.match(text, start).end()
         found.append(text[start:end].rstrip(".,;:!?"))
         position = max(end, start + 1)
     return found

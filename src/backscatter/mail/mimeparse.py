@@ -10,6 +10,9 @@ parser). The pattern is a literal followed by a fixed tail, so the same answer c
 The parser itself is the standard library's own ``_parsegen`` code, run with one different
 global (``re``): nothing is copied, and anything but the boundary pattern (checked to the
 character) still goes to :func:`re.compile`. Nothing is cached across messages.
+
+Its parts are :class:`TypedMessage`: the parser alone asks each part for its content type
+four times or more, and ``Message.get_content_type`` lower-cases every field name each time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import types
 from email.message import Message
 from email.policy import compat32
 from io import StringIO
+from typing import Any
 
 #: The boundary pattern's parts as ``_parsegen`` writes them (checked at import: should a
 #: Python write another pattern, the standard library's own ``_parsegen`` runs unchanged).
@@ -93,10 +97,39 @@ if _uses_the_known_pattern(_STDLIB_PARSEGEN.__code__):
     )
 
 
+class TypedMessage(Message):
+    """A compat32 ``Message`` that keeps the answer of ``get_content_type`` while its fields
+    and default type are those it was read from.
+
+    Kept with the field list it was read from and that list's length: the parser only
+    appends fields (``set_raw``), ``__delitem__`` and ``set_boundary`` put a new list, and
+    ``replace_header``, the one change in place, drops it. The part's own, never shared."""
+
+    _typed: tuple[list[tuple[str, Any]], int, str, str] | None = None
+
+    def get_content_type(self) -> str:
+        typed, headers = self._typed, self._headers
+        if (
+            typed is not None
+            and typed[0] is headers
+            and typed[1] == len(headers)
+            and typed[2] == self._default_type
+        ):
+            return typed[3]
+        ctype = super().get_content_type()
+        self._typed = (headers, len(headers), self._default_type, ctype)
+        return ctype
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        super().replace_header(_name, _value)
+        self._typed = None
+
+
 def parse_bytes(data: bytes) -> Message:
-    """What ``BytesParser(policy=compat32).parsebytes(data)`` returns, step for step."""
+    """What ``BytesParser(policy=compat32).parsebytes(data)`` returns, step for step (its
+    parts :class:`TypedMessage`)."""
     text = data.decode("ASCII", errors="surrogateescape")
-    parser = _FeedParser(policy=compat32)
+    parser = _FeedParser(_factory=TypedMessage, policy=compat32)
     source = StringIO(text)
     while chunk := source.read(8192):
         parser.feed(chunk)

@@ -32,7 +32,7 @@ where their wording comes from:
 
 from __future__ import annotations
 
-from backscatter.mail.message import MessageView, content_type
+from backscatter.mail.message import MessageView, contains_any, content_type
 from backscatter.mail.signals import auto_submitted, bounce_subject, from_mail_system
 
 _AUTO_REPLY_SUBJECTS = (
@@ -177,7 +177,7 @@ def is_feedback_report(view: MessageView, types: set[str]) -> bool:
     if view.status_parts:
         return False  # a DSN: no feedback loop writes one, and its text need not be decoded
     head = view.plain_text_head[:4000]
-    return any(phrase in head for phrase in _FEEDBACK_TEXT)
+    return contains_any(head, _FEEDBACK_TEXT)
 
 
 def is_read_receipt(view: MessageView, types: set[str]) -> bool:
@@ -206,13 +206,13 @@ def is_challenge(view: MessageView) -> bool:
     if any(name.lower().startswith(("x-boxbe", "x-spamarrest", "x-tmda")) for name in message):
         return True
     sender = view.header("from").lower()
-    if any(domain in sender for domain in _CR_SENDER_DOMAINS):
+    if contains_any(sender, _CR_SENDER_DOMAINS):
         return True
     subject = view.header("subject").lower()
-    if any(phrase in subject for phrase in _CR_SUBJECTS):
+    if contains_any(subject, _CR_SUBJECTS):
         return True
     head = view.text_head
-    return any(phrase in head for phrase in _CR_TEXT)
+    return contains_any(head, _CR_TEXT)
 
 
 def is_list_notice(view: MessageView) -> bool:
@@ -226,7 +226,7 @@ def is_list_notice(view: MessageView) -> bool:
     sender = f"{view.header('from')} {view.header('sender')}".lower()
     listed = (
         administrivia
-        or any(part in sender for part in _LIST_SENDER_PARTS)
+        or contains_any(sender, _LIST_SENDER_PARTS)
         or "l-soft list server" in sender
         or bool(view.get("x-google-group-id"))
         or bool(view.get("x-mailman-version"))
@@ -235,7 +235,7 @@ def is_list_notice(view: MessageView) -> bool:
         return False
     subject = view.header("subject").lower()
     head = f"{subject}\n{view.text_head}"
-    return (administrivia and not bounce_subject(view)) or any(p in head for p in _LIST_TEXT)
+    return (administrivia and not bounce_subject(view)) or contains_any(head, _LIST_TEXT)
 
 
 def is_auto_reply(view: MessageView) -> bool:
@@ -259,7 +259,7 @@ def says_auto_reply(view: MessageView) -> bool:
     if bounce_subject(view):
         return False
     subject = view.header("subject").lower()
-    return any(phrase in subject for phrase in _AUTO_REPLY_SUBJECTS)
+    return contains_any(subject, _AUTO_REPLY_SUBJECTS)
 
 
 def not_bounce_kind(view: MessageView) -> str | None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from email.message import Message
 
 from backscatter.mail import status as status_codes
-from backscatter.mail.message import MessageView
+from backscatter.mail.message import MessageView, contains_any
 
 #: Local parts a mail system sends reports from (RFC 5321 postmaster, Sendmail/Postfix
 #: MAILER-DAEMON and the spellings other MTAs use).
@@ -236,9 +236,7 @@ FAILURE_PHRASES: tuple[str, ...] = (
 def from_mail_system(view: MessageView) -> bool:
     """True when the From header names a mail system rather than a person."""
     sender = view.header("from").lower()
-    return any(local in sender for local in DAEMON_LOCALS) or any(
-        name in sender for name in DAEMON_NAMES
-    )
+    return contains_any(sender, DAEMON_LOCALS) or contains_any(sender, DAEMON_NAMES)
 
 
 def null_sender(view: MessageView) -> bool:
@@ -250,8 +248,7 @@ def null_sender(view: MessageView) -> bool:
 
 def bounce_subject(view: MessageView) -> bool:
     """The Subject reads as a delivery-failure report, in any language we know."""
-    subject = view.header("subject").lower()
-    return any(phrase in subject for phrase in BOUNCE_SUBJECTS)
+    return contains_any(view.header("subject").lower(), BOUNCE_SUBJECTS)
 
 
 def auto_submitted(message: Message) -> str:
@@ -288,7 +285,7 @@ def states_failure(text: str | None) -> bool:
     """True when text says delivery failed: an SMTP code, a known cause, or plain words."""
     text = text or ""
     lowered = text.lower()
-    return any(p in lowered for p in FAILURE_PHRASES) or bool(
+    return contains_any(lowered, FAILURE_PHRASES) or bool(
         status_codes.enhanced_status(text)
         or status_codes.reply_code(text)
         or status_codes.classify_reason(text, None) != status_codes.OTHER

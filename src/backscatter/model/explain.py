@@ -169,10 +169,13 @@ _WARNINGS_ONLY = frozenset(
 
 def explain(evidence: Evidence, pushes: np.ndarray, spoofed: bool, most: int = 3) -> list[str]:
     """The few largest pushes towards the verdict, in words."""
-    order = np.argsort(-pushes if spoofed else pushes)
+    order = np.argsort(-pushes if spoofed else pushes).tolist()
+    # Python floats: indexing the array gives a numpy scalar per read, ten times slower.
+    values = pushes.tolist()
     sentences: list[str] = []
     for index in order:
-        if (pushes[index] > 0) != spoofed or abs(pushes[index]) < 0.05:
+        push = values[index]
+        if (push > 0) != spoofed or abs(push) < 0.05:
             break
         name = CATALOG[index].name
         render = _SENTENCES.get(name)

@@ -69,6 +69,15 @@ class LinearScorer:
         """P(spoofed) per row: the mean over folds of each fold's Platt-calibrated score."""
         if self.coef_ is None:
             return self.model.named_steps["classifier"].predict_proba(scaled)[:, 1]
-        decision = scaled @ self.coef_.T + self.intercept_  # (rows, folds)
-        calibrated = 1.0 / (1.0 + np.exp(self.a_ * decision + self.b_))
-        return calibrated.mean(axis=1)
+        # 1 / (1 + exp(a * (scaled . coef + intercept) + b)), the same operations in the same
+        # order, in place: one array instead of six for the one row a daemon scores.
+        decision = scaled @ self.coef_.T  # (rows, folds)
+        decision += self.intercept_
+        calibrated = self.a_ * decision
+        calibrated += self.b_
+        np.exp(calibrated, out=calibrated)
+        calibrated += 1.0
+        np.divide(1.0, calibrated, out=calibrated)
+        # What calibrated.mean(axis=1) computes (the same sum, divided by the count), without
+        # its Python-level wrapper: a third of this call for the one row a daemon scores.
+        return np.add.reduce(calibrated, axis=1) / calibrated.shape[1]

@@ -35,7 +35,7 @@ from backscatter.mail.formats.text import (
     read_text_report,
     returned_headers,
 )
-from backscatter.mail.message import MessageView, header_text
+from backscatter.mail.message import MessageView, contains_any, header_text
 from backscatter.mail.signals import (
     DAEMON_LOCALS,
     FAILURE_PHRASES,
@@ -258,9 +258,7 @@ def _take_statement_above(recipient: FoundRecipient, lines: list[str], index: in
 
 def _says_failed(text: str) -> bool:
     """The text states a failure in words or with an RFC 3463 code."""
-    return any(phrase in text for phrase in FAILURE_PHRASES) or bool(
-        status_codes.enhanced_status(text)
-    )
+    return contains_any(text, FAILURE_PHRASES) or bool(status_codes.enhanced_status(text))
 
 
 def _read(view: MessageView, text: str) -> Report | None:
