@@ -124,3 +124,30 @@ def test_an_address_reads_at_most_64_characters_before_and_255_after_its_at_sign
     found = list(addresses_in_text(f"to <{local}@{domain}> failed"))
     assert found == [f"{'a' * 64}@{domain[:255].strip('.-_')}"]
     assert list(addresses_in_text("x{y}@example.net:")) == ["x{y}@example.net"]
+
+
+def test_precompiled_markers_leave_nothing_to_compile_when_scoring():
+    """The scoring pool's parent compiles every family's marker pattern before it forks;
+    a worker then compiles none on some message's time. In a fresh interpreter: the
+    pattern cache is per process."""
+    import subprocess
+    import sys
+
+    from tests.conftest import DATA
+
+    script = (
+        "from pathlib import Path\n"
+        "from backscatter import Detector\n"
+        "from backscatter.mail.formats import text\n"
+        "detector = Detector.load()\n"
+        "text.precompile_markers()\n"
+        "compiled = text._any_marker.cache_info().misses\n"
+        f"for path in sorted(Path({str(DATA / 'formats')!r}).glob('*.eml')):\n"
+        "    detector.score(path.read_bytes(), path.name)\n"
+        "print(compiled, text._any_marker.cache_info().misses)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    compiled, after = map(int, result.stdout.split())
+    assert compiled > 10 and after == compiled

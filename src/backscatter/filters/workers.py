@@ -386,13 +386,16 @@ def reload_on_signal(
 
 
 def _warm(detector: Detector) -> None:
-    """Before the first fork: import what scoring imports lazily, score one message (what
+    """Before the first fork: import what scoring imports lazily, compile the families'
+    marker patterns, score one message (what
     it imports on first use is then in every worker; the first message otherwise takes
     ~0.5 s), and freeze the heap, so that the collector in a worker never walks the objects
     it shares with its parent (walking them writes to their pages, which copies them)."""
     from backscatter.mail.addresses import preload
+    from backscatter.mail.formats.text import precompile_markers
 
     preload()
+    precompile_markers()
     with contextlib.suppress(Exception):  # a failed warm-up only costs the first message
         detector.score(_WARM_UP, "warm-up")
     gc.collect()

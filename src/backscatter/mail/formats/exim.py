@@ -72,6 +72,8 @@ _MOAN_OPENINGS = (
     "a message that you sent has caused the error routine to be entered",
 )
 _MOAN_COPY = ("------ this is a copy of your message", "------ this is a copy of the headers")
+#: Where a moan.c refusal's returned copy starts (precompiled with the families' markers).
+MOAN_MARKERS = _MOAN_COPY + RETURNED_MARKERS
 
 
 class Exim:
@@ -93,7 +95,7 @@ def _moan_report(view: MessageView) -> Report | None:
     if not head.startswith(_MOAN_OPENINGS) or not from_mail_system(view):
         return None
     lines, lowered = lower_lines(view.plain_text)
-    copy = find_marker(lowered, _MOAN_COPY + RETURNED_MARKERS)
+    copy = find_marker(lowered, MOAN_MARKERS)
     returned = returned_headers(lines, copy + 1) if copy is not None else None
     paragraph = " ".join(" ".join(lines[: copy if copy is not None else 40]).split())
     diagnostic = f"{view.header('subject')}: {paragraph}"[:1000]

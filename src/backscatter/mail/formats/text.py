@@ -135,6 +135,25 @@ def first_marker_line(lowered: str, markers: Sequence[str]) -> int | None:
     return None if first == -1 else lowered.count("\n", 0, first)
 
 
+def precompile_markers() -> None:
+    """Compile every family's marker pattern now: a process that forks scoring workers calls
+    this first (a pattern takes up to ~3 ms to compile, and each new worker would otherwise
+    pay that on some message's time, once per pattern)."""
+    import backscatter.mail.formats  # noqa: F401  # every family, so every TextFormat
+    from backscatter.mail.formats.exim import MOAN_MARKERS
+
+    _any_marker(RETURNED_MARKERS)
+    _any_marker(MOAN_MARKERS)
+    for fmt in _DEFINED:
+        if len(fmt.starts) > 1:
+            _any_marker(fmt.starts)
+        _any_marker(fmt.ends + RETURNED_MARKERS)
+
+
+#: Every TextFormat made, in the families' modules (a few dozen, made at import).
+_DEFINED: list[TextFormat] = []
+
+
 @lru_cache(maxsize=256)
 def _any_marker(markers: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern that matches where any of ``markers`` starts: the markers as a trie
@@ -336,6 +355,9 @@ class TextFormat:
     starts: tuple[str, ...] = ()
     ends: tuple[str, ...] = ()
     skip_start_line: bool = False
+
+    def __post_init__(self) -> None:
+        _DEFINED.append(self)  # for precompile_markers: families keep some in constants
 
     def recognise(self, view: MessageView) -> Report | None:
         if view.text_is_html or not self.detect(view):
