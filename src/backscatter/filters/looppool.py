@@ -27,8 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backscatter.filters.unscored import BUDGET, ERROR, Unscored
-from backscatter.filters.workers import _LENGTH, ScoringPool, _Worker
+from backscatter.filters.workers import _LENGTH, NO_FREE_WORKER, ScoringPool, _request, _Worker
 
 if TYPE_CHECKING:
     from backscatter.detector import Envelope, Verdict
@@ -132,14 +131,13 @@ class LoopScoringPool(ScoringPool):
         """As :meth:`ScoringPool.score`, awaited on the loop."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_s if budget_s and budget_s > 0 else None
-        request = pickle.dumps((data, source, envelope, shape), protocol=pickle.HIGHEST_PROTOCOL)
+        request = _request(data, source, envelope, shape)
         while True:
             wait = None if deadline is None else deadline - loop.time()
             worker = await self._idle.get(wait)
             if worker is None:
-                return Unscored(BUDGET, "no free scoring worker within the budget")
-            if worker.generation != self._generation:
-                self._retire(worker)  # an old model's worker, left idle by a reload
+                return NO_FREE_WORKER
+            if not self._current(worker):
                 continue
             link = self._links.get(worker.pid) or self._link(loop, worker)
             try:
@@ -149,15 +147,11 @@ class LoopScoringPool(ScoringPool):
                 continue
             try:
                 reply = pickle.loads(await link.reply(deadline))
-            except TimeoutError:
-                self._replace(worker, killed=True)
-                return Unscored(BUDGET, f"worker {worker.pid} killed after the budget")
             except asyncio.CancelledError:
                 self._replace(worker, killed=False)  # mid-message: its reply would be stale
                 raise
-            except Exception as exc:  # it died on this message (EOF, a bad reply)
-                self._replace(worker, killed=False)
-                return Unscored(ERROR, f"worker {worker.pid} failed: {type(exc).__name__}")
+            except Exception as exc:  # the deadline, or it died on this message
+                return self._lost(worker, exc)
             self._release(worker)
             return reply
 

@@ -190,11 +190,11 @@ class ScoringPool:
         must be a module-level function), or :class:`Unscored` when it overran ``budget_s``
         (waiting for a free worker included; None or <= 0: no budget) or its worker failed."""
         deadline = time.monotonic() + budget_s if budget_s and budget_s > 0 else None
-        request = pickle.dumps((data, source, envelope, shape), protocol=pickle.HIGHEST_PROTOCOL)
+        request = _request(data, source, envelope, shape)
         while True:
             worker = self._take(deadline)
             if worker is None:
-                return Unscored(BUDGET, "no free scoring worker within the budget")
+                return NO_FREE_WORKER
             try:
                 _send(worker.channel, request)
             except OSError:  # it died while idle: not this message's doing, try another
@@ -202,12 +202,8 @@ class ScoringPool:
                 continue
             try:
                 reply = pickle.loads(_receive(worker.channel, deadline))
-            except TimeoutError:
-                self._replace(worker, killed=True)
-                return Unscored(BUDGET, f"worker {worker.pid} killed after the budget")
-            except Exception as exc:  # it died on this message (EOF, a bad reply)
-                self._replace(worker, killed=False)
-                return Unscored(ERROR, f"worker {worker.pid} failed: {type(exc).__name__}")
+            except Exception as exc:  # the deadline, or it died on this message
+                return self._lost(worker, exc)
             self._release(worker)
             return reply
 
@@ -220,9 +216,26 @@ class ScoringPool:
                     worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 return None
-            if worker.generation == self._generation:
+            if self._current(worker):
                 return worker
-            self._retire(worker)  # an old model's worker, left idle by a reload
+
+    def _current(self, worker: _Worker) -> bool:
+        """Whether an idle worker holds the current model; one left idle by a reload is
+        retired here, when it is next taken."""
+        if worker.generation == self._generation:
+            return True
+        self._retire(worker)
+        return False
+
+    def _lost(self, worker: _Worker, error: Exception) -> Unscored:
+        """A reply that did not come: at the deadline (TimeoutError) the worker is killed for
+        the budget, on anything else (EOF, a bad reply) it died on this message; either way
+        it is replaced, and the caller gets what to say of the message."""
+        if isinstance(error, TimeoutError):
+            self._replace(worker, killed=True)
+            return Unscored(BUDGET, f"worker {worker.pid} killed after the budget")
+        self._replace(worker, killed=False)
+        return Unscored(ERROR, f"worker {worker.pid} failed: {type(error).__name__}")
 
     def _release(self, worker: _Worker) -> None:
         """Back to the idle queue, or, if a reload happened meanwhile, retired."""
@@ -387,10 +400,10 @@ def reload_on_signal(
 
 def _warm(detector: Detector) -> None:
     """Before the first fork: import what scoring imports lazily, compile the families'
-    marker patterns, score one message (what
-    it imports on first use is then in every worker; the first message otherwise takes
-    ~0.5 s), and freeze the heap, so that the collector in a worker never walks the objects
-    it shares with its parent (walking them writes to their pages, which copies them)."""
+    marker patterns, score one message (what it imports on first use is then in every
+    worker; the first message otherwise takes ~0.5 s), and freeze the heap, so that the
+    collector in a worker never walks the objects it shares with its parent (walking them
+    writes to their pages, which copies them)."""
     from backscatter.mail.addresses import preload
     from backscatter.mail.formats.text import precompile_markers
 
@@ -400,6 +413,17 @@ def _warm(detector: Detector) -> None:
         detector.score(_WARM_UP, "warm-up")
     gc.collect()
     gc.freeze()
+
+
+#: What a message gets when every worker stayed busy until its budget ran out.
+NO_FREE_WORKER = Unscored(BUDGET, "no free scoring worker within the budget")
+
+
+def _request(
+    data: bytes, source: str, envelope: Envelope | None, shape: Callable[[Verdict], Any] | None
+) -> bytes:
+    """One message as a worker reads it (see :func:`_work`)."""
+    return pickle.dumps((data, source, envelope, shape), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _reap(pid: int, wait_s: float = 5.0) -> None:
