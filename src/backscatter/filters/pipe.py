@@ -101,9 +101,17 @@ def insert_fields(header: bytes, added: list[tuple[str, str]]) -> bytes:
     before, after = fields[:insert_at], fields[insert_at:]
     if before and not before[-1].endswith((b"\n", b"\r")):
         before[-1] += newline
-    # Folds in our values are a bare LF (what libmilter wants): here, the message's own.
-    ours = [f"{n}: {v}".encode("ascii").replace(b"\n", newline) + newline for n, v in added]
-    return b"".join(before + ours + after)
+    return b"".join(before) + field_lines(added, newline) + b"".join(after)
+
+
+def field_lines(added: Headers, newline: bytes) -> bytes:
+    """``added`` as header lines, each ended (and each fold made) with ``newline``: our
+    values fold with a bare LF (what libmilter wants); a message gets its own line ending,
+    the daemon's /headers answer CRLF."""
+    return b"".join(
+        f"{name}: {value}".encode("ascii", "replace").replace(b"\n", newline) + newline
+        for name, value in added
+    )
 
 
 def _mime_field(field: bytes) -> bool:

@@ -2,8 +2,9 @@
 
 httptools (llhttp, Node's parser, in C) reads the requests: request line, fields, chunked
 bodies, keep-alive; this module only routes them and writes the answers. Requests on a
-connection are answered in order, one at a time; reading pauses while one is answered, so
-a client pipelining requests holds at most one read's worth of them.
+connection are answered in order, one at a time; reading pauses when a request is complete
+while another is being answered, so a client pipelining requests holds at most one read's
+worth of them.
 
 - ``POST /score``   raw message -> the JSON record of ``backscatter score -f jsonl``
 - ``POST /headers`` raw message -> the header block to add (CRLF lines, long ones folded)
@@ -32,7 +33,8 @@ from urllib.parse import parse_qs
 import httptools
 
 from backscatter import __version__
-from backscatter.filters.service import header_block, record_of, summary, to_json
+from backscatter.filters.pipe import field_lines
+from backscatter.filters.service import record_of, summary, to_json
 
 if TYPE_CHECKING:
     from backscatter.detector import Envelope
@@ -300,7 +302,7 @@ class Connection(asyncio.Protocol):
             self._reply(HTTPStatus.OK, record_of(answer), close, b"application/json")
         else:
             answer = await self.service.answer(head, envelope, budget_s)
-            self._reply(HTTPStatus.OK, header_block(answer), close)
+            self._reply(HTTPStatus.OK, field_lines(answer.headers, b"\r\n"), close)
         log.info(summary(path.decode("latin-1"), request.size + request.rest, answer,
                          request.started))  # fmt: skip
 

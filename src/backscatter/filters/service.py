@@ -95,12 +95,6 @@ class ScoringService:
         }
 
 
-def header_block(answer: Answer) -> bytes:
-    """The /headers body: the fields to add, CRLF-terminated, folds in CRLF too."""
-    lines = [f"{name}: {value}".replace("\n", "\r\n") for name, value in answer.headers]
-    return "".join(line + "\r\n" for line in lines).encode("ascii", "replace")
-
-
 def record_of(answer: Answer) -> bytes:
     """The ``score -f jsonl`` record; for an unscored message, what could be said of it."""
     if answer.record is not None:
